@@ -1,0 +1,46 @@
+"""Argument handling the headless commands share: picking an architecture and reporting bad input."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..spec import PRESET_NAMES, ArchSpec, SpecError, load, preset, validate
+
+EXIT_USAGE = 2
+
+
+def add_arch_args(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    """--preset/--arch plus the overrides d2l's chapter varies (input size, ratio, ...)."""
+    source = parser.add_mutually_exclusive_group(required=required)
+    source.add_argument("--preset", choices=PRESET_NAMES, metavar="NAME",
+                        help=f"a built-in architecture: {', '.join(PRESET_NAMES)}")
+    source.add_argument("--arch", metavar="FILE.json", help="an architecture file (see save-preset)")
+    parser.add_argument("--input-size", "--resize", dest="input_size", type=int, metavar="N",
+                        help="input height and width (the data is resized to it when training)")
+    parser.add_argument("--in-channels", type=int, metavar="C", help="input channels")
+    parser.add_argument("--ratio", type=int, metavar="R", help="divide every block's channels by R (d2l uses 4)")
+    parser.add_argument("--classes", dest="num_classes", type=int, metavar="K", help="number of classes")
+
+
+def spec_from_args(args: argparse.Namespace) -> ArchSpec:
+    """The spec the flags describe; raises SpecError (with every problem) when it cannot be built."""
+    spec = preset(args.preset) if args.preset else load(args.arch) if args.arch else preset("vgg11")
+    overrides = {k: getattr(args, k) for k in ("input_size", "in_channels", "ratio", "num_classes")
+                 if getattr(args, k, None) is not None}
+    spec = spec.replace(**overrides)
+    errs = [p for p in validate(spec) if p.is_error]
+    if errs:
+        raise SpecError("the architecture is not valid:\n" + "\n".join(f"  - {p.message}" for p in errs))
+    return spec
+
+
+def fail(message: str) -> int:
+    print(f"vgg-studio: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def warn_problems(spec: ArchSpec) -> None:
+    for p in validate(spec):
+        if not p.is_error:
+            print(f"vgg-studio: warning: {p.message}", file=sys.stderr)

@@ -1,0 +1,388 @@
+"""Architecture description: plain immutable data, validation, presets and JSON.
+
+This is the single source of truth for an architecture. It imports neither torch nor Qt so that the
+GUI, the CLI and the tests can all reason about an architecture without building it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+SCHEMA_FORMAT = "vgg-studio.architecture"
+SCHEMA_VERSION = 1
+
+# Sane bounds: generous enough for any real VGG variant, tight enough to catch typos (an extra zero).
+MAX_BLOCKS = 16
+MAX_CONVS = 32
+MAX_CHANNELS = 16384
+MAX_IN_CHANNELS = 64
+MAX_INPUT_SIZE = 4096
+MAX_HIDDEN_LAYERS = 8
+MAX_WIDTH = 65536
+MAX_CLASSES = 100_000
+MAX_RATIO = MAX_CHANNELS
+
+
+class SpecError(ValueError):
+    """A file or value that cannot be turned into an architecture; the message is for the user."""
+
+
+@dataclass(frozen=True)
+class Block:
+    """`num_convs` 3x3 convolutions with `out_channels` channels, then a 2x2/2 max-pool."""
+
+    num_convs: int
+    out_channels: int
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """A whole VGG-style network, as d2l's `vgg(conv_arch)` plus the knobs it hard-codes."""
+
+    blocks: tuple[Block, ...]
+    name: str = "custom"
+    input_size: int = 224
+    in_channels: int = 1
+    ratio: int = 1
+    hidden: tuple[int, ...] = (4096, 4096)
+    dropout: float = 0.5
+    num_classes: int = 10
+
+    def __post_init__(self) -> None:
+        # Accept d2l-style (num_convs, out_channels) pairs and lists for convenience; store tuples so the
+        # spec stays hashable (the summary cache keys on it).
+        blocks = tuple(b if isinstance(b, Block) else Block(*b) for b in self.blocks)
+        object.__setattr__(self, "blocks", blocks)
+        object.__setattr__(self, "hidden", tuple(self.hidden))
+
+    @property
+    def conv_arch(self) -> tuple[tuple[int, int], ...]:
+        """The d2l `conv_arch` this spec describes, before the ratio."""
+        return tuple((b.num_convs, b.out_channels) for b in self.blocks)
+
+    def effective_channels(self, index: int) -> int:
+        """Channels block `index` really has: d2l's `small_conv_arch` divides by `ratio`."""
+        return self.blocks[index].out_channels // self.ratio
+
+    def feature_sizes(self) -> list[int]:
+        """Spatial size after each block (pools floor, like nn.MaxPool2d)."""
+        sizes, size = [], self.input_size
+        for _ in self.blocks:
+            size //= 2
+            sizes.append(size)
+        return sizes
+
+    @property
+    def num_convs(self) -> int:
+        return sum(b.num_convs for b in self.blocks)
+
+    @property
+    def depth(self) -> int:
+        """Weight layers, as the paper counts them (VGG-11 has 8 convs + 3 linears)."""
+        return self.num_convs + len(self.hidden) + 1
+
+    def replace(self, **changes: Any) -> ArchSpec:
+        return dataclasses.replace(self, **changes)
+
+    # --- blocks as a list, for editors -------------------------------------------------------------
+    def with_block(self, index: int, block: Block) -> ArchSpec:
+        blocks = list(self.blocks)
+        blocks[index] = block
+        return self.replace(blocks=tuple(blocks))
+
+    def inserting(self, index: int, block: Block) -> ArchSpec:
+        blocks = list(self.blocks)
+        blocks.insert(index, block)
+        return self.replace(blocks=tuple(blocks))
+
+    def removing(self, index: int) -> ArchSpec:
+        blocks = list(self.blocks)
+        del blocks[index]
+        return self.replace(blocks=tuple(blocks))
+
+    def moving(self, source: int, dest: int) -> ArchSpec:
+        blocks = list(self.blocks)
+        blocks.insert(dest, blocks.pop(source))
+        return self.replace(blocks=tuple(blocks))
+
+
+# ------------------------------------------------------------------------------------------------
+# Validation
+# ------------------------------------------------------------------------------------------------
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a spec, located precisely enough for an editor to highlight it."""
+
+    severity: Severity
+    field: str  # ArchSpec field name, or "num_convs" / "out_channels" for a block's cell
+    message: str
+    block: int | None = None  # 0-based block index, None for network-wide fields
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
+
+    def __str__(self) -> str:
+        return f"{self.severity}: {self.message}"
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_int(problems: list[Problem], value: Any, field_name: str, label: str, lo: int, hi: int,
+               block: int | None = None) -> bool:
+    if not _is_int(value):
+        problems.append(Problem("error", field_name, f"{label} must be a whole number, not {value!r}.", block))
+        return False
+    if not lo <= value <= hi:
+        problems.append(Problem("error", field_name, f"{label} must be between {lo:,} and {hi:,} (got {value:,}).",
+                                block))
+        return False
+    return True
+
+
+def max_blocks_for(input_size: int) -> int:
+    """How many 2x2 pools an input of this size survives before the map would be 0x0."""
+    return int(math.floor(math.log2(input_size))) if input_size >= 1 else 0
+
+
+def validate(spec: ArchSpec) -> list[Problem]:
+    """Every problem with `spec`, errors and warnings, each with its location, in plain words."""
+    problems: list[Problem] = []
+    size_ok = _check_int(problems, spec.input_size, "input_size", "Input size", 1, MAX_INPUT_SIZE)
+    _check_int(problems, spec.in_channels, "in_channels", "Input channels", 1, MAX_IN_CHANNELS)
+    ratio_ok = _check_int(problems, spec.ratio, "ratio", "Channel ratio", 1, MAX_RATIO)
+    _check_int(problems, spec.num_classes, "num_classes", "Number of classes", 1, MAX_CLASSES)
+
+    if not isinstance(spec.dropout, (int, float)) or isinstance(spec.dropout, bool) or not 0 <= spec.dropout < 1:
+        problems.append(Problem("error", "dropout", f"Dropout must be a probability in [0, 1), not {spec.dropout!r}."))
+
+    if len(spec.hidden) > MAX_HIDDEN_LAYERS:
+        problems.append(Problem("error", "hidden",
+                                f"At most {MAX_HIDDEN_LAYERS} hidden classifier layers (got {len(spec.hidden)})."))
+    for i, width in enumerate(spec.hidden):
+        _check_int(problems, width, "hidden", f"Hidden layer {i + 1}'s width", 1, MAX_WIDTH)
+
+    if not spec.blocks:
+        problems.append(Problem("error", "blocks", "The network needs at least one VGG block."))
+    elif len(spec.blocks) > MAX_BLOCKS:
+        problems.append(Problem("error", "blocks", f"At most {MAX_BLOCKS} blocks (got {len(spec.blocks)})."))
+
+    for i, block in enumerate(spec.blocks):
+        _check_int(problems, block.num_convs, "num_convs", f"Block {i + 1}: the number of convolutions",
+                   1, MAX_CONVS, i)
+        if _check_int(problems, block.out_channels, "out_channels", f"Block {i + 1}: output channels",
+                      1, MAX_CHANNELS, i) and ratio_ok and block.out_channels // spec.ratio < 1:
+            problems.append(Problem(
+                "error", "out_channels",
+                f"Block {i + 1}: {block.out_channels} channels divided by ratio {spec.ratio} leaves "
+                f"{block.out_channels // spec.ratio} channels; use a ratio of at most {block.out_channels} "
+                f"or widen the block.", i))
+
+    if size_ok and spec.blocks:
+        problems.extend(_spatial_problems(spec))
+    return problems
+
+
+def _spatial_problems(spec: ArchSpec) -> list[Problem]:
+    problems: list[Problem] = []
+    size = spec.input_size
+    for i in range(len(spec.blocks)):
+        if size < 2:
+            fit = max_blocks_for(spec.input_size)
+            problems.append(Problem(
+                "error", "blocks",
+                f"Block {i + 1}: its pool would make the {size}x{size} feature map 0x0. "
+                f"A {spec.input_size}x{spec.input_size} input allows at most {fit} block{'s' if fit != 1 else ''}; "
+                f"remove blocks or use an input of at least {2 ** len(spec.blocks)}.", i))
+            break
+        if size % 2:
+            problems.append(Problem(
+                "warning", "blocks",
+                f"Block {i + 1}: the pool floors {size}x{size} to {size // 2}x{size // 2} "
+                f"(the last row and column are dropped).", i))
+        size //= 2
+    return problems
+
+
+def errors(spec: ArchSpec) -> list[Problem]:
+    return [p for p in validate(spec) if p.is_error]
+
+
+def check(spec: ArchSpec) -> ArchSpec:
+    """Return `spec` unchanged or raise SpecError listing every error, for callers that must build it."""
+    errs = errors(spec)
+    if errs:
+        raise SpecError("\n".join(p.message for p in errs))
+    return spec
+
+
+# ------------------------------------------------------------------------------------------------
+# Presets (Simonyan & Zisserman, Table 1; d2l uses 1 input channel and 10 classes)
+# ------------------------------------------------------------------------------------------------
+
+VGG_CONFIGS: dict[str, tuple[tuple[int, int], ...]] = {
+    "vgg11": ((1, 64), (1, 128), (2, 256), (2, 512), (2, 512)),  # configuration A, the seed's conv_arch
+    "vgg13": ((2, 64), (2, 128), (2, 256), (2, 512), (2, 512)),  # B
+    "vgg16": ((2, 64), (2, 128), (3, 256), (3, 512), (3, 512)),  # D
+    "vgg19": ((2, 64), (2, 128), (4, 256), (4, 512), (4, 512)),  # E
+}
+
+_PRESETS: dict[str, ArchSpec] = {
+    **{key: ArchSpec(blocks=arch, name=f"VGG-{key[3:]}") for key, arch in VGG_CONFIGS.items()},
+    # The seed's training net: small_conv_arch = conv_arch with every width // 4.
+    "d2l-small": ArchSpec(blocks=VGG_CONFIGS["vgg11"], name="d2l-small", ratio=4),
+    # Trains in seconds on a CPU at Fashion-MNIST's native 28x28: 28 -> 14 -> 7.
+    "tiny": ArchSpec(blocks=((1, 32), (2, 64)), name="tiny", input_size=28, hidden=(256,), dropout=0.3),
+}
+
+PRESET_NAMES: tuple[str, ...] = tuple(_PRESETS)
+
+
+def preset(name: str) -> ArchSpec:
+    try:
+        return _PRESETS[name.lower()]
+    except KeyError:
+        raise SpecError(f"Unknown preset {name!r}; choose one of: {', '.join(PRESET_NAMES)}.") from None
+
+
+# ------------------------------------------------------------------------------------------------
+# JSON
+# ------------------------------------------------------------------------------------------------
+
+_FIELDS = ("name", "blocks", "input_size", "in_channels", "ratio", "hidden", "dropout", "num_classes")
+
+
+def to_dict(spec: ArchSpec) -> dict[str, Any]:
+    return {
+        "format": SCHEMA_FORMAT,
+        "version": SCHEMA_VERSION,
+        "name": spec.name,
+        "blocks": [{"num_convs": b.num_convs, "out_channels": b.out_channels} for b in spec.blocks],
+        "input_size": spec.input_size,
+        "in_channels": spec.in_channels,
+        "ratio": spec.ratio,
+        "hidden": list(spec.hidden),
+        "dropout": spec.dropout,
+        "num_classes": spec.num_classes,
+    }
+
+
+def to_json(spec: ArchSpec) -> str:
+    return json.dumps(to_dict(spec), indent=2) + "\n"
+
+
+def _want_int(value: Any, where: str) -> int:
+    if not _is_int(value):
+        raise SpecError(f"{where} must be a whole number, not {json.dumps(value)}.")
+    return value
+
+
+def _parse_block(raw: Any, i: int) -> Block:
+    where = f"blocks[{i}]"
+    if isinstance(raw, list):
+        if len(raw) != 2:
+            raise SpecError(f"{where} must be a [num_convs, out_channels] pair, not {json.dumps(raw)}.")
+        return Block(_want_int(raw[0], f"{where}[0] (num_convs)"), _want_int(raw[1], f"{where}[1] (out_channels)"))
+    if isinstance(raw, dict):
+        unknown = set(raw) - {"num_convs", "out_channels"}
+        if unknown:
+            raise SpecError(f"{where} has unknown key {sorted(unknown)[0]!r}; expected num_convs and out_channels.")
+        missing = {"num_convs", "out_channels"} - set(raw)
+        if missing:
+            raise SpecError(f"{where} is missing {sorted(missing)[0]!r}.")
+        return Block(_want_int(raw["num_convs"], f"{where}.num_convs"),
+                     _want_int(raw["out_channels"], f"{where}.out_channels"))
+    raise SpecError(f"{where} must be an object with num_convs and out_channels, not {json.dumps(raw)}.")
+
+
+def from_dict(data: Any) -> ArchSpec:
+    """Build a spec from parsed JSON, rejecting anything ambiguous with one clear SpecError."""
+    if not isinstance(data, dict):
+        raise SpecError("An architecture file must hold a JSON object at the top level.")
+    fmt = data.get("format", SCHEMA_FORMAT)
+    if fmt != SCHEMA_FORMAT:
+        raise SpecError(f"Not a vgg-studio architecture (format is {fmt!r}, expected {SCHEMA_FORMAT!r}).")
+    version = data.get("version", SCHEMA_VERSION)
+    if not _is_int(version) or version > SCHEMA_VERSION or version < 1:
+        raise SpecError(f"Unsupported architecture file version {version!r}; this vgg-studio reads version "
+                        f"{SCHEMA_VERSION}.")
+    unknown = [k for k in data if k not in _FIELDS and k not in ("format", "version")]
+    if unknown:
+        raise SpecError(f"Unknown key {unknown[0]!r}; expected some of: {', '.join(_FIELDS)}.")
+    if "blocks" not in data:
+        raise SpecError("The architecture has no 'blocks' list.")
+    if not isinstance(data["blocks"], list):
+        raise SpecError(f"'blocks' must be a list, not {json.dumps(data['blocks'])}.")
+    kwargs: dict[str, Any] = {"blocks": tuple(_parse_block(b, i) for i, b in enumerate(data["blocks"]))}
+    if "name" in data:
+        if not isinstance(data["name"], str):
+            raise SpecError(f"'name' must be a string, not {json.dumps(data['name'])}.")
+        kwargs["name"] = data["name"]
+    for key in ("input_size", "in_channels", "ratio", "num_classes"):
+        if key in data:
+            kwargs[key] = _want_int(data[key], f"'{key}'")
+    if "hidden" in data:
+        if not isinstance(data["hidden"], list):
+            raise SpecError(f"'hidden' must be a list of widths, not {json.dumps(data['hidden'])}.")
+        kwargs["hidden"] = tuple(_want_int(w, f"hidden[{i}]") for i, w in enumerate(data["hidden"]))
+    if "dropout" in data:
+        d = data["dropout"]
+        if not isinstance(d, (int, float)) or isinstance(d, bool):
+            raise SpecError(f"'dropout' must be a number, not {json.dumps(d)}.")
+        kwargs["dropout"] = float(d)
+    return ArchSpec(**kwargs)
+
+
+def from_json(text: str, source: str = "the architecture") -> ArchSpec:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        hint = " (the file looks truncated)" if exc.pos >= len(text.rstrip()) else ""
+        raise SpecError(f"{source} is not valid JSON{hint}: {exc.msg} at line {exc.lineno}, "
+                        f"column {exc.colno}.") from None
+    try:
+        return from_dict(data)
+    except SpecError as exc:
+        raise SpecError(f"{source}: {exc}") from None
+
+
+def load(path: str | os.PathLike[str]) -> ArchSpec:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"No such architecture file: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"Cannot read {path}: {exc}") from None
+    return from_json(text, source=str(path))
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write via a temporary file in the same folder and rename, so a crash never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save(spec: ArchSpec, path: str | os.PathLike[str]) -> None:
+    atomic_write_text(path, to_json(spec))

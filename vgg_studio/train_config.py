@@ -1,0 +1,85 @@
+"""Training hyper-parameters as immutable data, with validation and JSON round-trip (no torch, no Qt).
+
+Defaults are d2l's `train_ch6` recipe for the VGG chapter: SGD, lr 0.05, batch 128, 10 epochs.
+The input size is not here: it is the architecture's `input_size`, and the data is resized to it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+DATASET_CHOICES = ("auto", "sample", "fashion-mnist", "mnist", "cifar10")
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("constant", "cosine", "onecycle")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+class ConfigError(ValueError):
+    """A hyper-parameter that cannot be used; the message is for the user."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    dataset: str = "auto"  # "auto": the full Fashion-MNIST if on disk, else the bundled sample
+    data_dir: str | None = None  # None: the per-user data folder
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 0.05
+    optimizer: str = "sgd"
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    schedule: str = "constant"
+    device: str = "auto"
+    seed: int = 0
+    amp: bool = True  # bf16 autocast on CUDA
+    channels_last: bool = True  # on CUDA
+    cudnn_benchmark: bool = True  # on CUDA
+    points_per_epoch: int = 5  # BatchProgress events per epoch
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"Unknown training setting {sorted(unknown)[0]!r}.")
+        return cls(**data)
+
+
+def validate_config(config: TrainConfig) -> list[str]:
+    """Every problem, as sentences naming the setting; empty when the config is usable."""
+    problems = []
+
+    def whole(value: Any, name: str, lo: int, hi: int) -> None:
+        if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+            problems.append(f"{name} must be a whole number between {lo:,} and {hi:,} (got {value!r}).")
+
+    def number(value: Any, name: str, lo: float, hi: float, lo_open: bool = False) -> None:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not ok or not (lo < value if lo_open else lo <= value) or not value <= hi:
+            bound = f"{'above' if lo_open else 'at least'} {lo:g} and at most {hi:g}"
+            problems.append(f"{name} must be a number {bound} (got {value!r}).")
+
+    def choice(value: Any, name: str, options: tuple[str, ...]) -> None:
+        if value not in options:
+            problems.append(f"{name} must be one of {', '.join(options)} (got {value!r}).")
+
+    choice(config.dataset, "Dataset", DATASET_CHOICES)
+    choice(config.optimizer, "Optimizer", OPTIMIZERS)
+    choice(config.schedule, "Learning-rate schedule", SCHEDULES)
+    choice(config.device, "Device", DEVICES)
+    whole(config.epochs, "Epochs", 1, 10_000)
+    whole(config.batch_size, "Batch size", 1, 65_536)
+    whole(config.seed, "Seed", 0, 2**63 - 1)
+    whole(config.points_per_epoch, "Points per epoch", 1, 1000)
+    number(config.lr, "Learning rate", 0, 1e4, lo_open=True)
+    number(config.momentum, "Momentum", 0, 0.999999)
+    number(config.weight_decay, "Weight decay", 0, 1)
+    return problems
