@@ -1,0 +1,421 @@
+"""Datasets as whole uint8 tensors on the training device, and whole-batch resize/normalise (no Qt).
+
+Why this shape (DESIGN.md section 5): per-image PIL transforms in DataLoader workers are what make the
+d2l reference pipeline slow. Fashion-MNIST is 47 MB as uint8, so it lives as one tensor on the device,
+batches are drawn by index, and resizing/normalising is one batched op on the device.
+
+Full sets come through torchvision from a data folder (downloading where the network allows); the
+bundled real Fashion-MNIST sample in `resources/` works offline. Every failure a user can cause or fix
+(no network, missing or damaged files, unknown name) is a `DataError` whose message says what to do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import gzip
+import http.client
+import os
+import shutil
+import stat
+import sys
+import tarfile
+import tempfile
+import zipfile
+import zlib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .resources import ResourceError, resource_path
+
+DATASETS = ("sample", "fashion-mnist", "mnist", "cifar10")
+SAMPLE_PARTS = ("fashion-mnist-sample", "fashion-mnist-sample.npz")
+
+# The same names as torchvision's FashionMNIST.classes / MNIST.classes (a test checks it); kept here so
+# that listing datasets or loading the sample does not import torchvision.
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)  # fmt: skip
+MNIST_CLASSES = tuple(f"{d} - {w}" for d, w in enumerate(
+    ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")))  # fmt: skip
+
+IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+CIFAR_FOLDER = "cifar-10-batches-py"
+CIFAR_ARCHIVE = "cifar-10-python.tar.gz"
+CIFAR_FILES = ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch",
+               "batches.meta")  # fmt: skip
+
+_TITLES = {"sample": "The Fashion-MNIST sample", "fashion-mnist": "Fashion-MNIST", "mnist": "MNIST",
+           "cifar10": "CIFAR-10"}  # fmt: skip
+_IDX_FOLDERS = {"fashion-mnist": "FashionMNIST", "mnist": "MNIST"}  # torchvision's <root>/<ClassName>/raw
+_ALIASES = {"fashionmnist": "fashion-mnist", "fmnist": "fashion-mnist", "cifar-10": "cifar10"}
+
+# What torchvision and the standard library raise when a download or an archive goes wrong. URLError,
+# timeouts, SSL and permission errors are OSErrors; torchvision raises RuntimeError after all mirrors
+# fail or on an md5 mismatch.
+_DOWNLOAD_ERRORS = (OSError, RuntimeError, http.client.HTTPException, tarfile.TarError, EOFError, zlib.error)
+# What reading a damaged file raises (torchvision's IDX reader asserts on a bad header).
+_READ_ERRORS = (OSError, RuntimeError, ValueError, TypeError, AssertionError, EOFError, KeyError, zlib.error,
+                zipfile.BadZipFile)  # fmt: skip
+
+
+class DataError(Exception):
+    """Data that cannot be loaded; the message names the folder and files expected and says what to do."""
+
+
+@dataclass(frozen=True, eq=False)
+class Split:
+    """One split as whole tensors: uint8 images (N, C, H, W) and int64 labels (N,), on one device."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def to(self, device: torch.device | str) -> Split:
+        return Split(self.images.to(device), self.labels.to(device))
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A dataset ready for device-side batching; mean/std are per channel, of the train split /255."""
+
+    name: str
+    classes: tuple[str, ...]
+    channels: int
+    native_size: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    train: Split
+    test: Split
+
+    def to(self, device: torch.device | str) -> Dataset:
+        return dataclasses.replace(self, train=self.train.to(device), test=self.test.to(device))
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Whether a dataset can be loaded without a network: the path found, or the hint for the user."""
+
+    available: bool
+    detail: str
+
+
+# ---- where the data lives ---------------------------------------------------------------------------
+
+
+def default_data_dir() -> Path:
+    """The per-user data folder (env VGG_STUDIO_DATA overrides); not created here."""
+    override = os.environ.get("VGG_STUDIO_DATA")
+    if override:
+        return Path(override).expanduser()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        xdg = os.environ.get("XDG_DATA_HOME")
+        base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".local" / "share"
+    return base / "vgg-studio" / "data"
+
+
+def _data_root(data_dir: str | os.PathLike[str] | None) -> Path:
+    return Path(data_dir).expanduser() if data_dir else default_data_dir()
+
+
+def _idx_missing(raw: Path) -> list[str]:
+    """The IDX files found neither plain nor gzipped in `raw`."""
+    return [f for f in IDX_FILES if not (raw / f).is_file() and not (raw / f"{f}.gz").is_file()]
+
+
+def _cifar_present(root: Path) -> bool:
+    return all((root / CIFAR_FOLDER / f).is_file() for f in CIFAR_FILES)
+
+
+def _hint(name: str, root: Path) -> str:
+    """Where the files go, which files, and the two ways to get them."""
+    title = _TITLES[name]
+    if name in _IDX_FOLDERS:
+        folder = root / _IDX_FOLDERS[name] / "raw"
+        files = ", ".join(f"{f}.gz" for f in IDX_FILES)
+        return (f"{title} is not in {folder}. Expected the four files {files} there (gzipped or not). "
+                f"Connect to the internet and load it again to download them, or copy the four files into "
+                f"that folder; until then the bundled Fashion-MNIST sample works offline.")  # fmt: skip
+    files = ", ".join(CIFAR_FILES)
+    return (f"{title} is not in {root / CIFAR_FOLDER}. Expected {CIFAR_ARCHIVE} in {root}, or its extracted "
+            f"files ({files}) in {root / CIFAR_FOLDER}. Connect to the internet and load it again to download "
+            f"it, or copy the archive into {root}.")  # fmt: skip
+
+
+def availability(data_dir: str | os.PathLike[str] | None = None) -> dict[str, Availability]:
+    """For every name in DATASETS, whether it loads without a network; checks file presence only."""
+    root = _data_root(data_dir)
+    result: dict[str, Availability] = {}
+    try:
+        result["sample"] = Availability(True, str(resource_path(*SAMPLE_PARTS)))
+    except ResourceError as error:
+        result["sample"] = Availability(False, str(error))
+    for name, folder in _IDX_FOLDERS.items():
+        raw = root / folder / "raw"
+        found = not _idx_missing(raw)
+        result[name] = Availability(found, str(raw) if found else _hint(name, root))
+    if _cifar_present(root):
+        result["cifar10"] = Availability(True, str(root / CIFAR_FOLDER))
+    elif (root / CIFAR_ARCHIVE).is_file():
+        result["cifar10"] = Availability(True, str(root / CIFAR_ARCHIVE))
+    else:
+        result["cifar10"] = Availability(False, _hint("cifar10", root))
+    return {name: result[name] for name in DATASETS}
+
+
+def resolve_dataset_name(name: str, data_dir: str | os.PathLike[str] | None = None) -> str:
+    """A name from DATASETS; "auto" is the full Fashion-MNIST when its files are on disk, else the sample."""
+    key = str(name).strip().lower().replace("_", "-")
+    key = _ALIASES.get(key, key)
+    if key == "auto":
+        raw = _data_root(data_dir) / _IDX_FOLDERS["fashion-mnist"] / "raw"
+        return "fashion-mnist" if not _idx_missing(raw) else "sample"
+    if key not in DATASETS:
+        raise DataError(f"Unknown dataset {name!r}: choose one of auto, {', '.join(DATASETS)}.")
+    return key
+
+
+# ---- loading ------------------------------------------------------------------------------------------
+
+
+def load_dataset(
+    name: str,
+    data_dir: str | os.PathLike[str] | None = None,
+    device: torch.device | str = "cpu",
+    download: bool = True,
+) -> Dataset:
+    """Load a dataset as whole tensors on `device`; raises DataError with what to do when it cannot."""
+    key = resolve_dataset_name(name, data_dir)
+    root = _data_root(data_dir)
+    if key == "sample":
+        classes, train, test = _load_sample()
+    elif key in _IDX_FOLDERS:
+        classes, train, test = _load_idx(key, root, download)
+    else:
+        classes, train, test = _load_cifar10(root, download)
+    mean, std = _channel_stats(train.images)
+    dataset = Dataset(
+        name=key,
+        classes=classes,
+        channels=int(train.images.shape[1]),
+        native_size=int(train.images.shape[-1]),
+        mean=mean,
+        std=std,
+        train=train,
+        test=test,
+    )
+    return dataset.to(device)
+
+
+def _load_sample() -> tuple[tuple[str, ...], Split, Split]:
+    try:
+        path = resource_path(*SAMPLE_PARTS)
+    except ResourceError as error:
+        raise DataError(str(error)) from None
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            splits = [
+                Split(torch.from_numpy(arrays[f"{s}_images"]).unsqueeze(1),
+                      torch.from_numpy(arrays[f"{s}_labels"].astype(np.int64)))  # fmt: skip
+                for s in ("train", "test")
+            ]
+    except _READ_ERRORS as error:
+        raise DataError(f"The bundled sample {path} cannot be read ({error}); reinstall vgg-studio.") from None
+    return FASHION_MNIST_CLASSES, splits[0], splits[1]
+
+
+def _load_idx(key: str, root: Path, download: bool) -> tuple[tuple[str, ...], Split, Split]:
+    """Fashion-MNIST or MNIST via torchvision, never downloading when the files are on disk."""
+    from torchvision import datasets
+
+    folder = _IDX_FOLDERS[key]
+    tv_class = datasets.FashionMNIST if key == "fashion-mnist" else datasets.MNIST
+    raw = root / folder / "raw"
+    if _idx_missing(raw):
+        if not download:
+            raise DataError(_hint(key, root))
+        try:
+            tv_class(str(root), train=True, download=True)
+        except _DOWNLOAD_ERRORS as error:
+            raise DataError(f"Downloading {_TITLES[key]} failed ({_first_line(error)}). {_hint(key, root)}") from None
+    try:
+        if _gunzip_in_place(raw):
+            return _read_idx_with_torchvision(tv_class, root, key)
+        # A read-only folder (a shared copy with only .gz files): decompress into a temporary folder.
+        with tempfile.TemporaryDirectory(prefix="vgg-studio-") as tmp:
+            _decompress_into(raw, Path(tmp) / folder / "raw")
+            return _read_idx_with_torchvision(tv_class, Path(tmp), key)
+    except _READ_ERRORS as error:
+        raise DataError(
+            f"The {_TITLES[key]} files in {raw} cannot be read ({_first_line(error)}). They may be damaged or "
+            f"incomplete: delete them and load again to download fresh copies, or copy the four files again."
+        ) from None
+
+
+def _read_idx_with_torchvision(tv_class: type, root: Path, key: str) -> tuple[tuple[str, ...], Split, Split]:
+    splits = []
+    for train in (True, False):
+        ds = tv_class(str(root), train=train, download=False)
+        splits.append(Split(ds.data.unsqueeze(1).contiguous(), ds.targets.to(torch.int64)))
+    return tuple(tv_class.classes), splits[0], splits[1]
+
+
+def _gunzip_in_place(raw: Path) -> bool:
+    """Write the uncompressed IDX files torchvision looks for beside their .gz; False if the folder is read-only.
+
+    A folder whose mode says read-only is left alone even where we could write (as root), so a shared
+    copy of the data is never modified.
+    """
+    missing = [name for name in IDX_FILES if not (raw / name).is_file()]
+    if not missing:
+        return True
+    if not (os.access(raw, os.W_OK) and raw.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)):
+        return False
+    for name in missing:
+        try:
+            _gunzip(raw / f"{name}.gz", raw / name)
+        except OSError as error:
+            if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+                return False
+            raise
+    return True
+
+
+def _decompress_into(raw: Path, target_dir: Path) -> None:
+    target_dir.mkdir(parents=True)
+    for name in IDX_FILES:
+        if (raw / name).is_file():
+            shutil.copyfile(raw / name, target_dir / name)
+        else:
+            _gunzip(raw / f"{name}.gz", target_dir / name)
+
+
+def _gunzip(source: Path, target: Path) -> None:
+    """Decompress to a temporary file beside `target`, then rename, so a crash never leaves half a file."""
+    fd, tmp = tempfile.mkstemp(prefix=target.name, suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out, gzip.open(source, "rb") as src:
+            shutil.copyfileobj(src, out, length=1 << 20)
+        os.replace(tmp, target)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _load_cifar10(root: Path, download: bool) -> tuple[tuple[str, ...], Split, Split]:
+    from torchvision import datasets
+    from torchvision.datasets.utils import extract_archive
+
+    if not _cifar_present(root):
+        archive = root / CIFAR_ARCHIVE
+        try:
+            if archive.is_file():
+                extract_archive(str(archive), str(root))
+            elif download:
+                datasets.CIFAR10(str(root), train=True, download=True)
+            else:
+                raise DataError(_hint("cifar10", root))
+        except _DOWNLOAD_ERRORS as error:
+            what = f"Extracting {archive}" if archive.is_file() else "Downloading CIFAR-10"
+            raise DataError(f"{what} failed ({_first_line(error)}). {_hint('cifar10', root)}") from None
+    try:
+        splits, classes = [], ()
+        for train in (True, False):
+            ds = datasets.CIFAR10(str(root), train=train, download=False)
+            images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()  # HWC -> CHW
+            splits.append(Split(images, torch.tensor(ds.targets, dtype=torch.int64)))
+            classes = tuple(ds.classes)
+    except _READ_ERRORS as error:
+        raise DataError(
+            f"The CIFAR-10 files in {root / CIFAR_FOLDER} cannot be read ({_first_line(error)}). They may be "
+            f"damaged: delete that folder and {CIFAR_ARCHIVE}, then load again to download fresh copies."
+        ) from None
+    return classes, splits[0], splits[1]
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0]
+
+
+def _channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Exact per-channel mean/std (/255, population) from a 256-bin histogram: no float copy of the data."""
+    levels = torch.arange(256, dtype=torch.float64)
+    means, stds = [], []
+    for c in range(images.shape[1]):
+        counts = torch.bincount(images[:, c].reshape(-1), minlength=256).to(torch.float64)
+        n = counts.sum()
+        mean = (counts * levels).sum() / n
+        var = (counts * (levels - mean) ** 2).sum() / n
+        means.append(float(mean) / 255.0)
+        stds.append(float(var.sqrt()) / 255.0)
+    return tuple(means), tuple(stds)
+
+
+# ---- batching -----------------------------------------------------------------------------------------
+
+
+def batch_indices(
+    n: int, batch_size: int, generator: torch.Generator | None, device: torch.device | str
+) -> list[torch.Tensor]:
+    """Index batches over range(n) on `device`: a seeded permutation (None: in order); last partial batch kept."""
+    if n < 0 or batch_size < 1:
+        raise ValueError(f"batch_indices needs n >= 0 and batch_size >= 1 (got n={n}, batch_size={batch_size})")
+    if generator is None:
+        order = torch.arange(n, device=device)
+    else:
+        order = torch.randperm(n, generator=generator, device=generator.device).to(device)
+    return list(order.split(batch_size))
+
+
+@lru_cache(maxsize=32)
+def _affine(mean: tuple[float, ...], std: tuple[float, ...], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scale and shift (1, C, 1, 1) that map uint8 values to normalised ones; cached so no per-batch copy."""
+    m = torch.tensor(mean, dtype=torch.float64)
+    s = torch.tensor(std, dtype=torch.float64)
+    scale = (1.0 / (255.0 * s)).to(torch.float32).view(1, -1, 1, 1).to(device)
+    shift = (-m / s).to(torch.float32).view(1, -1, 1, 1).to(device)
+    return scale, shift
+
+
+def prepare_batch(
+    images_u8: torch.Tensor,
+    size: int,
+    mean: Sequence[float],
+    std: Sequence[float],
+    *,
+    channels_last: bool = False,
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
+    """Resize a uint8 batch (N, C, H, W) to size x size on its device, scale to [0, 1] and normalise.
+
+    Normalising is done first, at the native size: bilinear interpolation (with or without antialias) is
+    a weighted average with weights summing to 1, so it commutes with the per-channel affine map, and the
+    affine map then touches 28x28 pixels instead of 224x224.
+    """
+    if images_u8.dim() != 4:
+        raise ValueError(f"prepare_batch expects images (N, C, H, W), got shape {tuple(images_u8.shape)}")
+    channels = images_u8.shape[1]
+    mean_t, std_t = tuple(float(v) for v in mean), tuple(float(v) for v in std)
+    if len(mean_t) != len(std_t) or len(mean_t) not in (1, channels):
+        raise ValueError(f"mean/std have {len(mean_t)}/{len(std_t)} values for {channels} channel(s)")
+    scale, shift = _affine(mean_t, std_t, images_u8.device)
+    x = images_u8.to(torch.float32).mul_(scale).add_(shift)
+    height, width = x.shape[-2:]
+    if (height, width) != (size, size):
+        downscale = size < height or size < width
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=downscale)
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    return x.to(dtype=dtype, memory_format=memory_format)
