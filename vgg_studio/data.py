@@ -249,7 +249,7 @@ def _load_idx(key: str, root: Path, download: bool) -> tuple[tuple[str, ...], Sp
         try:
             tv_class(str(root), train=True, download=True)
         except _DOWNLOAD_ERRORS as error:
-            raise DataError(f"Downloading {_TITLES[key]} failed ({_first_line(error)}). {_hint(key, root)}") from None
+            raise DataError(f"Downloading {_TITLES[key]} failed ({_reason(error)}). {_hint(key, root)}") from None
     try:
         if _gunzip_in_place(raw):
             return _read_idx_with_torchvision(tv_class, root, key)
@@ -259,7 +259,7 @@ def _load_idx(key: str, root: Path, download: bool) -> tuple[tuple[str, ...], Sp
             return _read_idx_with_torchvision(tv_class, Path(tmp), key)
     except _READ_ERRORS as error:
         raise DataError(
-            f"The {_TITLES[key]} files in {raw} cannot be read ({_first_line(error)}). They may be damaged or "
+            f"The {_TITLES[key]} files in {raw} cannot be read ({_reason(error)}). They may be damaged or "
             f"incomplete: delete them and load again to download fresh copies, or copy the four files again."
         ) from None
 
@@ -318,18 +318,22 @@ def _load_cifar10(root: Path, download: bool) -> tuple[tuple[str, ...], Split, S
     from torchvision import datasets
     from torchvision.datasets.utils import extract_archive
 
-    if not _cifar_present(root):
-        archive = root / CIFAR_ARCHIVE
+    archive = root / CIFAR_ARCHIVE
+    if not _cifar_present(root) and archive.is_file():
         try:
-            if archive.is_file():
-                extract_archive(str(archive), str(root))
-            elif download:
-                datasets.CIFAR10(str(root), train=True, download=True)
-            else:
-                raise DataError(_hint("cifar10", root))
+            extract_archive(str(archive), str(root))
         except _DOWNLOAD_ERRORS as error:
-            what = f"Extracting {archive}" if archive.is_file() else "Downloading CIFAR-10"
-            raise DataError(f"{what} failed ({_first_line(error)}). {_hint('cifar10', root)}") from None
+            raise DataError(
+                f"Extracting {archive} failed ({_reason(error)}). The archive may be incomplete: delete it and "
+                f"load again to download it afresh, or copy a complete {CIFAR_ARCHIVE} into {root}."
+            ) from None
+    if not _cifar_present(root):
+        if not download:
+            raise DataError(_hint("cifar10", root))
+        try:
+            datasets.CIFAR10(str(root), train=True, download=True)
+        except _DOWNLOAD_ERRORS as error:
+            raise DataError(f"Downloading CIFAR-10 failed ({_reason(error)}). {_hint('cifar10', root)}") from None
     try:
         splits, classes = [], ()
         for train in (True, False):
@@ -339,15 +343,16 @@ def _load_cifar10(root: Path, download: bool) -> tuple[tuple[str, ...], Split, S
             classes = tuple(ds.classes)
     except _READ_ERRORS as error:
         raise DataError(
-            f"The CIFAR-10 files in {root / CIFAR_FOLDER} cannot be read ({_first_line(error)}). They may be "
+            f"The CIFAR-10 files in {root / CIFAR_FOLDER} cannot be read ({_reason(error)}). They may be "
             f"damaged: delete that folder and {CIFAR_ARCHIVE}, then load again to download fresh copies."
         ) from None
     return classes, splits[0], splits[1]
 
 
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip() or type(error).__name__
-    return text.splitlines()[0]
+def _reason(error: BaseException, limit: int = 300) -> str:
+    """The error's own words on one line (torchvision's download errors span several), shortened."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -373,6 +378,8 @@ def batch_indices(
     """Index batches over range(n) on `device`: a seeded permutation (None: in order); last partial batch kept."""
     if n < 0 or batch_size < 1:
         raise ValueError(f"batch_indices needs n >= 0 and batch_size >= 1 (got n={n}, batch_size={batch_size})")
+    if n == 0:
+        return []  # Tensor.split would give one empty batch
     if generator is None:
         order = torch.arange(n, device=device)
     else:
