@@ -7,6 +7,9 @@ batches are drawn by index, and resizing/normalising is one batched op on the de
 Full sets come through torchvision from a data folder (downloading where the network allows); the
 bundled real Fashion-MNIST sample in `resources/` works offline. Every failure a user can cause or fix
 (no network, missing or damaged files, unknown name) is a `DataError` whose message says what to do.
+
+No tensor cache: torchvision reads the 70,000 uncompressed Fashion-MNIST images in about 0.1 s and the
+exact mean/std take 0.04 s (measured on 2 shared CPU cores), so a cache would only add files to manage.
 """
 
 from __future__ import annotations
@@ -37,13 +40,11 @@ from .resources import ResourceError, resource_path
 DATASETS = ("sample", "fashion-mnist", "mnist", "cifar10")
 SAMPLE_PARTS = ("fashion-mnist-sample", "fashion-mnist-sample.npz")
 
-# The same names as torchvision's FashionMNIST.classes / MNIST.classes (a test checks it); kept here so
+# The same names as torchvision's FashionMNIST.classes (a test checks it); kept here so
 # that listing datasets or loading the sample does not import torchvision.
 FASHION_MNIST_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 )  # fmt: skip
-MNIST_CLASSES = tuple(f"{d} - {w}" for d, w in enumerate(
-    ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")))  # fmt: skip
 
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 CIFAR_FOLDER = "cifar-10-batches-py"
