@@ -253,11 +253,11 @@ def _load_idx(key: str, root: Path, download: bool) -> tuple[tuple[str, ...], Sp
             raise DataError(f"Downloading {_TITLES[key]} failed ({_reason(error)}). {_hint(key, root)}") from None
     try:
         if _gunzip_in_place(raw):
-            return _read_idx_with_torchvision(tv_class, root, key)
+            return _read_idx_with_torchvision(tv_class, root)
         # A read-only folder (a shared copy with only .gz files): decompress into a temporary folder.
         with tempfile.TemporaryDirectory(prefix="vgg-studio-") as tmp:
             _decompress_into(raw, Path(tmp) / folder / "raw")
-            return _read_idx_with_torchvision(tv_class, Path(tmp), key)
+            return _read_idx_with_torchvision(tv_class, Path(tmp))
     except _READ_ERRORS as error:
         raise DataError(
             f"The {_TITLES[key]} files in {raw} cannot be read ({_reason(error)}). They may be damaged or "
@@ -265,7 +265,7 @@ def _load_idx(key: str, root: Path, download: bool) -> tuple[tuple[str, ...], Sp
         ) from None
 
 
-def _read_idx_with_torchvision(tv_class: type, root: Path, key: str) -> tuple[tuple[str, ...], Split, Split]:
+def _read_idx_with_torchvision(tv_class: type, root: Path) -> tuple[tuple[str, ...], Split, Split]:
     splits = []
     for train in (True, False):
         ds = tv_class(str(root), train=train, download=False)
