@@ -1,0 +1,173 @@
+"""The training panels against a fake engine: wiring, state changes, stop, errors, close, exports."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QProgressBar, QPushButton
+
+from training_fixtures import FakeEngine, StandInWindow, forget_edits, isolated, points, stand_in  # noqa: F401 (fixtures)
+from vgg_studio.events import EpochEnd, Finished, RunStarted
+from vgg_studio.gui.live_plots import Curves, LivePlots, write_curves_csv
+from vgg_studio.gui.results_view import ResultsView
+from vgg_studio.gui.training import install_training
+from vgg_studio.gui.training_panel import TrainingPanel, format_duration
+from vgg_studio.runs import RunResults
+from vgg_studio.spec import Block
+
+
+def _install(window: StandInWindow, engine: FakeEngine):
+    return install_training(window, train_fn=engine)
+
+
+def test_start_streams_points_and_finishes(qtbot, stand_in):
+    engine = FakeEngine(epochs_delay=0.005)
+    ctl = _install(stand_in, engine)
+    train = stand_in.findChild(QPushButton, "trainButton")
+    stop = stand_in.findChild(QPushButton, "stopButton")
+    ctl.panel.epochs.setValue(2)
+    assert train.isEnabled() and not stop.isEnabled()
+
+    qtbot.mouseClick(train, Qt.MouseButton.LeftButton)
+    assert not train.isEnabled() and stop.isEnabled()
+    with qtbot.waitSignal(ctl.panel.progress.valueChanged, timeout=5000):
+        pass
+    qtbot.waitUntil(lambda: ctl.job is None, timeout=5000)
+    assert train.isEnabled() and not stop.isEnabled()
+    assert isinstance(ctl.last_result, Finished) and not ctl.last_result.cancelled
+    qtbot.waitUntil(lambda: points(ctl.plots.loss_curve) == 10, timeout=2000)
+    assert points(ctl.plots.test_acc_curve) == 2
+    assert "loss" in ctl.panel.summary.text() and "examples/sec on cpu" in ctl.panel.summary.text()
+    assert engine.threads[0] != threading.main_thread().name
+    assert ctl.panel.progress.value() == ctl.panel.progress.maximum()
+
+
+def test_stop_reenables_within_a_second(qtbot, stand_in):
+    engine = FakeEngine(epochs_delay=0.05)
+    ctl = _install(stand_in, engine)
+    ctl.panel.epochs.setValue(50)
+    qtbot.mouseClick(ctl.panel.train_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: ctl.plots._loss.n > 0, timeout=5000)
+    qtbot.mouseClick(ctl.panel.stop_button, Qt.MouseButton.LeftButton)
+    assert not ctl.panel.stop_button.isEnabled()
+    qtbot.waitUntil(lambda: ctl.panel.train_button.isEnabled(), timeout=1000)
+    assert ctl.last_result.cancelled
+    assert "Stopped" in ctl.panel.progress.format()
+
+
+def test_failure_is_shown_and_app_stays_usable(qtbot, stand_in):
+    ctl = _install(stand_in, FakeEngine())
+    ctl.panel.lr.setValue(100)
+    qtbot.mouseClick(ctl.panel.train_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: ctl.job is None, timeout=3000)
+    assert "diverged" in ctl.panel.status.text()
+    assert ctl.panel.train_button.isEnabled() and ctl.panel.lr.isEnabled()
+
+
+def test_invalid_architecture_disables_start(qtbot, stand_in):
+    ctl = _install(stand_in, FakeEngine())
+    stand_in.document.set_field("input_size", 2)  # two blocks cannot pool a 2x2 input twice
+    assert not ctl.panel.train_button.isEnabled()
+    stand_in.document.undo_stack.undo()
+    assert ctl.panel.train_button.isEnabled()
+
+
+def test_snapshot_ignores_edits_and_resize_override(qtbot, stand_in):
+    engine = FakeEngine(epochs_delay=0.02)
+    ctl = _install(stand_in, engine)
+    at_start = stand_in.document.spec
+    ctl.panel.resize_box.setValue(32)
+    assert "28 px" in ctl.panel.resize_box.specialValueText()
+    qtbot.mouseClick(ctl.panel.train_button, Qt.MouseButton.LeftButton)
+    stand_in.document.set_block(0, Block(3, 48))
+    qtbot.waitUntil(lambda: ctl.job is None, timeout=10000)
+    trained = engine.calls[0][0]
+    assert trained == at_start.replace(input_size=32)
+
+
+def test_close_mid_run_stops_the_thread(qtbot, isolated):
+    window = StandInWindow(__import__("vgg_studio.spec", fromlist=["preset"]).preset("tiny"))
+    qtbot.addWidget(window, before_close_func=forget_edits)
+    ctl = _install(window, FakeEngine(epochs_delay=0.05))
+    ctl.panel.epochs.setValue(100)
+    qtbot.mouseClick(ctl.panel.train_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: ctl.plots._loss.n > 0, timeout=5000)
+    thread = ctl.job.thread
+    assert thread.isRunning()
+    assert window.close()
+    assert ctl.job is None and thread.isFinished() and not thread.isRunning()
+    assert isinstance(ctl.last_result, Finished) and ctl.last_result.cancelled
+
+
+def test_panel_config_roundtrip_and_availability(qtbot):
+    panel = TrainingPanel(devices=[("auto", "Auto (cpu)"), ("cpu", "CPU")])
+    qtbot.addWidget(panel)
+    config = panel.config().replace(epochs=3, batch_size=64, lr=0.1, optimizer="adam", schedule="cosine",
+                                    dataset="sample", seed=7)
+    panel.set_config(config)
+    assert panel.config() == config
+    assert not panel.momentum.isEnabled()  # momentum is SGD's
+
+    class Avail:
+        def __init__(self, available, detail):
+            self.available, self.detail = available, detail
+
+    panel.set_availability({"sample": Avail(True, "/res/sample.npz"), "mnist": Avail(False, "Put MNIST in /d")})
+    panel.dataset.setCurrentIndex(panel.dataset.findData("mnist"))
+    assert "Put MNIST in /d" in panel.dataset_hint.text()
+    assert "not on disk" in panel.dataset.currentText()
+    assert format_duration(75) == "1:15" and format_duration(3725) == "1:02:05"
+    assert format_duration(float("nan")) == "?"
+
+
+def test_plots_export_and_overlays(qtbot, tmp_path: Path):
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    plots.resize(900, 350)
+    plots.start_run(RunStarted("r", "cpu", "sample", 80, 20, 10, 2, 0, 100))
+    from vgg_studio.events import BatchProgress
+
+    for i in range(1, 11):
+        x = i / 5
+        plots.add_step(BatchProgress(1 + (i - 1) // 5, (i - 1) % 5 + 1, 5, x, 1 / x, x / 2, 500.0, 1.0))
+    plots.add_epoch(EpochEnd(1, 0.5, 0.5, 0.45, 500.0, 1.0, 1.0, 0.05))
+    plots.set_overlays([Curves("old", np.array([0.5, 1.0]), np.array([1.0, 0.8]), np.array([0.3, 0.5]),
+                               np.array([1.0]), np.array([0.4]))])
+    qtbot.waitUntil(lambda: points(plots.loss_curve) == 10, timeout=2000)
+    assert len(plots.accuracy_plot.getPlotItem().listDataItems()) == 2 + 2
+    plots.set_overlays([])
+    assert len(plots.accuracy_plot.getPlotItem().listDataItems()) == 2
+    assert "examples/sec" in plots.speed_label.text()
+
+    plots.export_png(tmp_path / "curves.png", width=800)
+    assert (tmp_path / "curves.png").stat().st_size > 1000
+    plots.export_csv(tmp_path / "curves.csv")
+    lines = (tmp_path / "curves.csv").read_text().splitlines()
+    assert lines[0] == "epoch,train_loss,train_acc,test_acc" and len(lines) == 11
+    assert lines[5].endswith(",0.45")  # epoch 1 has its test accuracy
+    write_curves_csv(tmp_path / "empty.csv", Curves("none"))
+    assert (tmp_path / "empty.csv").read_text().strip() == "epoch,train_loss,train_acc,test_acc"
+
+
+def test_results_view_confusion_and_tiles(qtbot):
+    view = ResultsView()
+    qtbot.addWidget(view)
+    confusion = np.array([[5, 1], [2, 7]])
+    images = np.random.default_rng(0).integers(0, 255, size=(3, 1, 28, 28), dtype=np.uint8)
+    results = RunResults(("cat", "dog"), confusion, images, np.array([1, 0, 1]), np.array([0, 1, 1]))
+    view.show_results(results, "run")
+    model = view.confusion_model
+    assert sum(model.data(model.index(r, c)) for r in range(2) for c in range(2)) == 15
+    assert model.headerData(1, Qt.Orientation.Horizontal) == "dog"
+    assert view.examples.count() == 3
+    assert "true: cat" in view.examples.item(0).text()
+    assert "12 of 15" in view.caption.text()
+    rgb = RunResults(("a",), np.array([[1]]), np.zeros((1, 3, 32, 32), np.uint8), np.array([0]), np.array([0]))
+    view.show_results(rgb)
+    assert view.examples.count() == 1
+    view.show_results(None, "x")
+    assert view.examples.count() == 0 and "no results" in view.caption.text()

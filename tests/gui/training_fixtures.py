@@ -1,0 +1,160 @@
+"""Fixtures for the training GUI tests: isolated runs/settings/data folders, windows and a fake engine.
+
+Import the fixtures into a test module with `from training_fixtures import *`-style explicit imports;
+pytest finds them by name there.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
+
+from vgg_studio.events import BatchProgress, EpochEnd, Event, Failed, Finished, RunStarted
+from vgg_studio.spec import ArchSpec, preset
+from vgg_studio.train_config import TrainConfig
+
+# The tiny preset with every width divided by 4: the same two blocks, ~2 s per epoch on the bundled
+# sample on a CPU (the plain preset takes ~17 s), so a real run fits the suite's time budget.
+FAST_TINY = preset("tiny").replace(ratio=4)
+
+
+@pytest.fixture
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Runs, settings and data under tmp_path, so tests never see the user's folders or each other's."""
+    monkeypatch.setenv("VGG_STUDIO_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("VGG_STUDIO_SETTINGS", str(tmp_path / "settings.ini"))
+    monkeypatch.setenv("VGG_STUDIO_DATA", str(tmp_path / "data"))
+    return tmp_path
+
+
+class StandInWindow(QMainWindow):
+    """The parts of MainWindow that install_training relies on, for testing the panels alone."""
+
+    def __init__(self, spec: ArchSpec) -> None:
+        super().__init__()
+        from vgg_studio.gui.document import ArchDocument
+
+        self.document = ArchDocument(spec, parent=self)
+        self.close_guards: list[Callable[[], bool]] = []
+        self.setCentralWidget(QWidget())
+        self.persist = False
+        self.loaded: list[tuple[ArchSpec, str]] = []
+
+    def add_panel(self, title: str, widget: QWidget, area=Qt.DockWidgetArea.BottomDockWidgetArea,
+                  object_name: str | None = None) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(object_name or title)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def load_spec(self, spec: ArchSpec, name: str) -> bool:
+        self.loaded.append((spec, name))
+        self.document.load_spec(spec, name)
+        return True
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not all(guard() for guard in self.close_guards):
+            event.ignore()
+            return
+        event.accept()
+
+
+class FakeEngine:
+    """Same signature as engine.train; emits a plausible run slowly and honours the cancel flag."""
+
+    def __init__(self, epochs_delay: float = 0.02, points: int = 5, num_batches: int = 10) -> None:
+        self.delay = epochs_delay
+        self.points = points
+        self.num_batches = num_batches
+        self.calls: list[tuple[ArchSpec, TrainConfig]] = []
+        self.threads: list[str] = []
+
+    def __call__(self, spec: ArchSpec, config: TrainConfig, on_event: Callable[[Event], None] | None = None,
+                 cancel: threading.Event | None = None, runs_root=None, run_dir=None, resume=None
+                 ) -> Finished | Failed:
+        emit = on_event or (lambda e: None)
+        cancel = cancel or threading.Event()
+        self.calls.append((spec, config))
+        self.threads.append(threading.current_thread().name)
+        run = str(Path(runs_root or ".") / f"fake-{len(self.calls)}")
+        if config.lr >= 100:
+            event = Failed(run_dir=None, kind="diverged", message="Training diverged: the loss became NaN.")
+            emit(event)
+            return event
+        nb = self.num_batches
+        emit(RunStarted(run_dir=run, device="cpu", dataset="sample", num_train=nb * 8, num_test=20,
+                        batches_per_epoch=nb, epochs=config.epochs, start_epoch=0, params=1234))
+        done = 0
+        loss = acc = 0.0
+        for epoch in range(1, config.epochs + 1):
+            for b in range(1, nb + 1):
+                if cancel.is_set():
+                    return self._finish(emit, run, done, loss, acc, cancelled=True)
+                time.sleep(self.delay)  # the worker thread, not the GUI
+                if b % max(1, nb // self.points) == 0:
+                    x = epoch - 1 + b / nb
+                    loss, acc = 2.3 / (1 + x), 1 - 0.9 / (1 + x)
+                    emit(BatchProgress(epoch=epoch, batch=b, num_batches=nb, epoch_float=x, train_loss=loss,
+                                       train_acc=acc, examples_per_sec=1000.0, eta_s=1.0))
+            emit(EpochEnd(epoch=epoch, train_loss=loss, train_acc=acc, test_acc=acc - 0.02,
+                          examples_per_sec=1000.0, elapsed_s=epoch * 0.2, eta_s=0.0, lr=config.lr))
+            done = epoch
+        return self._finish(emit, run, done, loss, acc, cancelled=False)
+
+    @staticmethod
+    def _finish(emit, run: str, done: int, loss: float, acc: float, cancelled: bool) -> Finished:
+        event = Finished(run_dir=run, device="cpu", epochs_done=done, train_loss=loss, train_acc=acc,
+                         test_acc=acc - 0.02, examples_per_sec=1000.0, cancelled=cancelled)
+        emit(event)
+        return event
+
+
+@pytest.fixture
+def stand_in(qtbot, isolated: Path) -> Iterator[StandInWindow]:
+    window = StandInWindow(preset("tiny"))
+    qtbot.addWidget(window)
+    window.resize(1200, 800)
+    yield window
+    forget_edits(window)
+    window.close()
+
+
+def forget_edits(window) -> None:
+    """Mark the document clean before the window is destroyed.
+
+    Workaround: ArchDocument forwards QUndoStack.cleanChanged through a lambda, and the stack emits it
+    from its destructor when there were edits, after the document is gone ("Signal source has been
+    deleted"). Reported to the editor's owner; remove this once document.py guards against it.
+    """
+    window.document.undo_stack.setClean()
+
+
+@pytest.fixture
+def main_window(qtbot, isolated: Path):
+    """The real MainWindow with training installed (by the window itself once it does so)."""
+    from vgg_studio.gui.main_window import MainWindow
+    from vgg_studio.gui.training import install_training
+
+    window = MainWindow(persist=False)
+    if getattr(window, "training", None) is None:
+        install_training(window)
+    qtbot.addWidget(window)
+    window.resize(1280, 860)
+    window.show()
+    yield window
+    forget_edits(window)
+    window.close()
+
+
+def points(curve) -> int:
+    """How many points a PlotDataItem holds (what the user sees drawn)."""
+    x = curve.getData()[0]
+    return 0 if x is None else len(x)

@@ -1,0 +1,300 @@
+"""The training settings form, Start/Stop, progress and the run's closing summary.
+
+The panel only edits a `TrainConfig` and shows what it is told; starting, stopping and the engine's
+events are the controller's business (`gui/training.py`). Input size ("resize") belongs to the
+architecture, so by default the panel shows the spec's size; an explicit override is applied to the
+snapshot that is trained (as the CLI's `--resize` does), and the run's saved `arch.json` records it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QProgressBar,
+                               QPushButton, QSpinBox, QVBoxLayout, QWidget)
+
+from ..events import BatchProgress, EpochEnd, Failed, Finished, RunStarted
+from ..spec import MAX_INPUT_SIZE, ArchSpec
+from ..train_config import DATASET_CHOICES, OPTIMIZERS, SCHEDULES, TrainConfig
+
+DATASET_LABELS = {"auto": "Auto (Fashion-MNIST if on disk, else sample)", "sample": "Bundled sample",
+                  "fashion-mnist": "Fashion-MNIST", "mnist": "MNIST", "cifar10": "CIFAR-10"}
+OPTIMIZER_LABELS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}
+SCHEDULE_LABELS = {"constant": "Constant", "cosine": "Cosine", "onecycle": "One-cycle"}
+
+
+def format_duration(seconds: float) -> str:
+    """ETA as h:mm:ss or m:ss; '?' until the engine has a measurement."""
+    if not seconds == seconds or seconds < 0 or seconds == float("inf"):  # NaN, negative, inf
+        return "?"
+    s = int(round(seconds))
+    h, rest = divmod(s, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def available_devices() -> list[tuple[str, str]]:
+    """(TrainConfig.device value, label) for 'auto' plus what torch reports on this machine."""
+    import torch  # already loaded by the summary; kept local so this module imports without it
+
+    devices = [("cpu", "CPU")]
+    if torch.cuda.is_available():
+        devices.append(("cuda", f"CUDA: {torch.cuda.get_device_name(0)}"))
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        devices.append(("mps", "Apple MPS"))
+    auto = devices[-1][0] if len(devices) > 1 else "cpu"
+    return [("auto", f"Auto ({auto})")] + devices
+
+
+class TrainingPanel(QWidget):
+    """Settings in, Start/Stop requests out; progress and results shown as words."""
+
+    startRequested = Signal()
+    stopRequested = Signal()
+
+    def __init__(self, devices: list[tuple[str, str]] | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("trainingPanel")
+        self._spec: ArchSpec | None = None
+        self._arch_valid = False
+        self._running = False
+        self._availability: Mapping[str, Any] = {}
+        self._epochs = 0  # of the active run, from RunStarted
+        defaults = TrainConfig()
+
+        self.dataset = QComboBox(objectName="datasetCombo")
+        for name in DATASET_CHOICES:
+            self.dataset.addItem(DATASET_LABELS.get(name, name), name)
+        self.dataset_hint = QLabel(objectName="datasetHint", wordWrap=True)
+        self.dataset_hint.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.dataset_hint.setStyleSheet("color: palette(mid);")
+
+        self.resize_box = QSpinBox(objectName="resizeSpin", minimum=0, maximum=MAX_INPUT_SIZE)
+        self.resize_box.setSuffix(" px")
+        self.resize_box.setToolTip("Images are resized to the architecture's input size. Set a size here to "
+                                   "train this run at another size (the run saves the resized architecture).")
+
+        self.epochs = QSpinBox(objectName="epochsSpin", minimum=1, maximum=10_000, value=defaults.epochs)
+        self.batch_size = QSpinBox(objectName="batchSizeSpin", minimum=1, maximum=65_536,
+                                   value=defaults.batch_size)
+        self.lr = QDoubleSpinBox(objectName="lrSpin", decimals=5, minimum=1e-5, maximum=1e4, value=defaults.lr)
+        self.lr.setStepType(QDoubleSpinBox.StepType.AdaptiveDecimalStepType)
+        self.optimizer = QComboBox(objectName="optimizerCombo")
+        for name in OPTIMIZERS:
+            self.optimizer.addItem(OPTIMIZER_LABELS.get(name, name), name)
+        self.momentum = QDoubleSpinBox(objectName="momentumSpin", decimals=3, minimum=0.0, maximum=0.999,
+                                       singleStep=0.05, value=defaults.momentum)
+        self.schedule = QComboBox(objectName="scheduleCombo")
+        for name in SCHEDULES:
+            self.schedule.addItem(SCHEDULE_LABELS.get(name, name), name)
+        self.device = QComboBox(objectName="deviceCombo")
+        for value, label in devices if devices is not None else available_devices():
+            self.device.addItem(label, value)
+        self.seed = QSpinBox(objectName="seedSpin", minimum=0, maximum=2**31 - 1, value=defaults.seed)
+
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("Dataset", self.dataset)
+        form.addRow("", self.dataset_hint)
+        form.addRow("Resize to", self.resize_box)
+        form.addRow("Epochs", self.epochs)
+        form.addRow("Batch size", self.batch_size)
+        form.addRow("Learning rate", self.lr)
+        form.addRow("Optimizer", self.optimizer)
+        form.addRow("Momentum", self.momentum)
+        form.addRow("LR schedule", self.schedule)
+        form.addRow("Device", self.device)
+        form.addRow("Seed", self.seed)
+
+        self.train_button = QPushButton("Start training", objectName="trainButton")
+        self.stop_button = QPushButton("Stop", objectName="stopButton", enabled=False)
+        self.train_button.clicked.connect(self.startRequested)
+        self.stop_button.clicked.connect(self._on_stop_clicked)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.train_button, 1)
+        buttons.addWidget(self.stop_button)
+
+        self.progress = QProgressBar(objectName="progressBar", minimum=0, maximum=1, value=0)
+        self.progress.setFormat("Idle")
+        self.progress.setTextVisible(True)
+        self.status = QLabel(objectName="trainingStatus", wordWrap=True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.summary = QLabel(objectName="trainingSummary")
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.summary.setStyleSheet("font-family: monospace;")
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.status)
+        layout.addStretch(1)
+
+        self.dataset.currentIndexChanged.connect(self._update_dataset_hint)
+        self.optimizer.currentIndexChanged.connect(self._update_momentum)
+        self._update_momentum()
+        self._update_buttons()
+
+    # --- inputs ------------------------------------------------------------------------------------
+    def set_spec(self, spec: ArchSpec) -> None:
+        """Show the architecture's input size as the default resize."""
+        self._spec = spec
+        size = spec.input_size if isinstance(spec.input_size, int) else "?"
+        self.resize_box.setSpecialValueText(f"architecture ({size} px)")
+
+    def set_architecture_valid(self, valid: bool) -> None:
+        self._arch_valid = valid
+        self._update_buttons()
+
+    def set_availability(self, availability: Mapping[str, Any]) -> None:
+        """`data.availability()`: mark missing datasets and keep the hint for the selected one."""
+        self._availability = availability
+        for i in range(self.dataset.count()):
+            name = self.dataset.itemData(i)
+            info = availability.get(name)
+            label = DATASET_LABELS.get(name, name)
+            if info is not None and not info.available:
+                label += " (not on disk)"
+            self.dataset.setItemText(i, label)
+            self.dataset.setItemData(i, info.detail if info is not None else "", Qt.ItemDataRole.ToolTipRole)
+        self._update_dataset_hint()
+
+    def config(self) -> TrainConfig:
+        """The settings as shown, as the engine's immutable config."""
+        return TrainConfig(dataset=self.dataset.currentData(), epochs=self.epochs.value(),
+                           batch_size=self.batch_size.value(), lr=self.lr.value(),
+                           optimizer=self.optimizer.currentData(), momentum=self.momentum.value(),
+                           schedule=self.schedule.currentData(), device=self.device.currentData(),
+                           seed=self.seed.value())
+
+    def set_config(self, config: TrainConfig) -> None:
+        for combo, value in ((self.dataset, config.dataset), (self.optimizer, config.optimizer),
+                             (self.schedule, config.schedule), (self.device, config.device)):
+            index = combo.findData(value)
+            if index >= 0:
+                combo.setCurrentIndex(index)
+        self.epochs.setValue(config.epochs)
+        self.batch_size.setValue(config.batch_size)
+        self.lr.setValue(config.lr)
+        self.momentum.setValue(config.momentum)
+        self.seed.setValue(min(config.seed, self.seed.maximum()))
+
+    def resize_override(self) -> int | None:
+        """The input size to train at instead of the architecture's, or None to keep it."""
+        return self.resize_box.value() or None
+
+    def apply_resize(self, spec: ArchSpec) -> ArchSpec:
+        size = self.resize_override()
+        return spec if size is None or size == spec.input_size else spec.replace(input_size=size)
+
+    # --- settings ----------------------------------------------------------------------------------
+    def save_settings(self, settings: QSettings) -> None:
+        settings.setValue("training/config", self.config().to_dict())
+        settings.setValue("training/resize", self.resize_box.value())
+
+    def restore_settings(self, settings: QSettings) -> None:
+        raw = settings.value("training/config")
+        if isinstance(raw, dict):
+            try:
+                self.set_config(TrainConfig().replace(**{k: v for k, v in raw.items()
+                                                         if k in TrainConfig.__dataclass_fields__}))
+            except (TypeError, ValueError):
+                pass  # settings from another version: keep the defaults rather than half of them
+        try:
+            self.resize_box.setValue(int(settings.value("training/resize", 0)))
+        except (TypeError, ValueError):
+            self.resize_box.setValue(0)
+
+    # --- run state ---------------------------------------------------------------------------------
+    def set_running(self, running: bool) -> None:
+        self._running = running
+        for w in (self.dataset, self.resize_box, self.epochs, self.batch_size, self.lr, self.optimizer,
+                  self.momentum, self.schedule, self.device, self.seed):
+            w.setEnabled(not running)
+        if running:
+            self.progress.setRange(0, 0)  # busy until the engine says how many batches there are
+            self.progress.setFormat("Loading data…")
+            self.status.setStyleSheet("")
+            self.status.clear()
+            self.summary.clear()
+        self._update_momentum()
+        self._update_buttons()
+
+    def show_started(self, event: RunStarted) -> None:
+        total = max(1, event.epochs * event.batches_per_epoch)
+        self.progress.setRange(0, total)
+        self.progress.setValue(event.start_epoch * event.batches_per_epoch)
+        self.progress.setFormat(f"Epoch {event.start_epoch + 1}/{event.epochs} · starting")
+        self._epochs = event.epochs
+        self.status.setText(f"Training on {event.device}: {event.dataset}, {event.num_train:,} train / "
+                            f"{event.num_test:,} test images, {event.params:,} parameters.")
+
+    def show_progress(self, event: BatchProgress) -> None:
+        epochs = self._epochs or event.epoch
+        if self.progress.maximum() == 0:
+            self.progress.setRange(0, max(1, epochs * event.num_batches))
+        self.progress.setValue((event.epoch - 1) * event.num_batches + event.batch)
+        self.progress.setFormat(f"Epoch {event.epoch}/{epochs} · batch {event.batch}/{event.num_batches} · "
+                                f"{event.examples_per_sec:,.0f} ex/s · ETA {format_duration(event.eta_s)}")
+
+    def show_epoch(self, event: EpochEnd) -> None:
+        self.summary.setText(f"epoch {event.epoch}: loss {event.train_loss:.3f}, train acc "
+                             f"{event.train_acc:.3f}, test acc {event.test_acc:.3f}\n"
+                             f"{event.examples_per_sec:.1f} examples/sec, ETA {format_duration(event.eta_s)}")
+
+    def show_stopping(self) -> None:
+        self.stop_button.setEnabled(False)
+        self.status.setText("Stopping after the current batch…")
+
+    def show_result(self, result: Finished | Failed) -> None:
+        """The seed's closing lines, or the failure in words; the panel is ready for the next run."""
+        self.set_running(False)
+        self.progress.setRange(0, 1)
+        if isinstance(result, Finished):
+            self.progress.setValue(1 if not result.cancelled else 0)
+            self.progress.setFormat(f"Stopped after {result.epochs_done} epoch(s)" if result.cancelled
+                                    else f"Done: {result.epochs_done} epoch(s)")
+            if result.epochs_done:
+                self.summary.setText("\n".join(result.summary_lines()))
+            else:
+                self.summary.clear()
+            self.status.setStyleSheet("")
+            self.status.setText(f"Stopped; what was measured is saved in {result.run_dir}." if result.cancelled
+                                else f"Saved in {result.run_dir}.")
+        else:
+            self.progress.setValue(0)
+            self.progress.setFormat("Failed")
+            self.status.setStyleSheet("color: #c0392b;")
+            self.status.setText(result.message)
+
+    def show_error(self, message: str) -> None:
+        """A problem found before starting (bad settings or architecture)."""
+        self.status.setStyleSheet("color: #c0392b;")
+        self.status.setText(message)
+
+    # --- internals ---------------------------------------------------------------------------------
+    def _on_stop_clicked(self) -> None:
+        self.show_stopping()
+        self.stopRequested.emit()
+
+    def _update_buttons(self) -> None:
+        self.train_button.setEnabled(self._arch_valid and not self._running)
+        self.train_button.setToolTip("" if self._arch_valid or self._running
+                                     else "Fix the architecture's errors first.")
+        self.stop_button.setEnabled(self._running)
+
+    def _update_momentum(self) -> None:
+        # Momentum is SGD's; Adam has its own betas.
+        self.momentum.setEnabled(not self._running and self.optimizer.currentData() == "sgd")
+
+    def _update_dataset_hint(self) -> None:
+        info = self._availability.get(self.dataset.currentData())
+        if info is None:
+            self.dataset_hint.clear()
+            self.dataset_hint.hide()
+            return
+        self.dataset_hint.setText(info.detail if info.available else f"Not on disk. {info.detail}")
+        self.dataset_hint.setStyleSheet("color: palette(mid);" if info.available else "color: #b9770e;")
+        self.dataset_hint.show()
