@@ -1,0 +1,143 @@
+"""`vgg-studio [FILE.json] [--preset NAME] [--screenshot FILE.png]`: start the desktop app.
+
+Bad input (unknown preset, unreadable file) is one clear message, never a traceback. `--screenshot`
+renders the window (offscreen when there is no display), writes the PNG and exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from ..spec import PRESET_NAMES, SpecError, load
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 1280x800, not {text!r}") from None
+    if not (200 <= w <= 8192 and 200 <= h <= 8192):
+        raise argparse.ArgumentTypeError(f"{text}: width and height must be between 200 and 8192")
+    return w, h
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vgg-studio", description="Open the vgg-studio desktop app.")
+    parser.add_argument("file", nargs="?", metavar="FILE.json", help="an architecture file to open")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--preset", choices=PRESET_NAMES, metavar="NAME",
+                        help=f"open a built-in architecture: {', '.join(PRESET_NAMES)}")
+    source.add_argument("--arch", metavar="FILE.json", help="an architecture file to open (same as FILE.json)")
+    parser.add_argument("--screenshot", metavar="FILE.png", help="render the window to a PNG and exit")
+    parser.add_argument("--size", type=_size, default=(1280, 800), metavar="WxH",
+                        help="window size for --screenshot (default 1280x800)")
+    return parser
+
+
+def _headless() -> bool:
+    return (sys.platform.startswith("linux") and not os.environ.get("DISPLAY")
+            and not os.environ.get("WAYLAND_DISPLAY") and not os.environ.get("QT_QPA_PLATFORM"))
+
+
+def _fail(message: str) -> int:
+    print(f"vgg-studio: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the app (blocks until the window closes) or take a screenshot; returns the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    except SystemExit as exc:  # argparse already printed the one-line reason
+        return int(exc.code or 0)
+    arch_file = args.arch or args.file
+    if args.file and (args.arch or args.preset):
+        return _fail("give either FILE.json or --preset/--arch, not both")
+
+    # Read the file before any window exists, so a bad file is a message and nothing else.
+    spec = None
+    if arch_file:
+        try:
+            spec = load(arch_file)
+        except SpecError as exc:
+            if args.screenshot:
+                return _fail(str(exc))
+            load_error = str(exc)
+        else:
+            load_error = None
+    else:
+        load_error = None
+
+    if _headless():
+        if not args.screenshot:
+            return _fail("no display found (DISPLAY is not set). Use --screenshot FILE.png to render the "
+                         "window offscreen, or the command-line tools (vgg-studio summary --help).")
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from .main_window import APP_NAME, MainWindow
+    from .settings import APPLICATION, ORGANIZATION
+
+    app = QApplication.instance()
+    owns_app = app is None
+    if app is None:
+        app = QApplication([sys.argv[0] if sys.argv else APP_NAME])
+        app.setApplicationName(APPLICATION)
+        app.setOrganizationName(ORGANIZATION)
+        app.setApplicationDisplayName(APP_NAME)
+        app.setStyle("Fusion")
+
+    if args.screenshot:
+        window = MainWindow(persist=False)
+        try:
+            _open(window, spec, arch_file, args.preset)
+            return screenshot(window, Path(args.screenshot), args.size)
+        finally:
+            window.close()
+            window.deleteLater()
+
+    window = MainWindow(restore_session=not (arch_file or args.preset))
+    _open(window, spec, arch_file, args.preset)
+    window.show()
+    if load_error:
+        window.statusBar().showMessage(load_error, 15000)
+        QMessageBox.warning(window, "Cannot open the architecture", load_error)
+    if not owns_app:
+        return EXIT_OK
+    return int(app.exec())
+
+
+def _open(window, spec, arch_file: str | None, preset_name: str | None) -> None:
+    if spec is not None and arch_file:
+        window.document.reset(spec, arch_file)
+        window._after_file(window.document.path)
+    elif preset_name:
+        window.open_preset(preset_name)
+
+
+def screenshot(window, path: Path, size: tuple[int, int] = (1280, 800)) -> int:
+    """Lay the window out at `size`, render it to `path` (exactly that many pixels) and report."""
+    from PySide6.QtCore import QCoreApplication, Qt
+
+    window.resize(*size)
+    window.show()
+    for _ in range(3):  # let docks, layouts and the plots settle
+        QCoreApplication.processEvents()
+    window._default_sizes()
+    QCoreApplication.processEvents()
+    image = window.grab().toImage()
+    if image.width() != size[0] or image.height() != size[1]:  # high-DPI screens grab more pixels
+        image = image.scaled(size[0], size[1], Qt.AspectRatioMode.IgnoreAspectRatio,
+                             Qt.TransformationMode.SmoothTransformation)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not image.save(str(path), "PNG"):
+        return _fail(f"cannot write the screenshot to {path}")
+    print(f"wrote {path} ({size[0]}x{size[1]})")
+    return EXIT_OK

@@ -1,0 +1,242 @@
+"""The architecture editor panel: block table with its actions, the network form and the problems list."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence, QPalette
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QMenu, QSpinBox,
+                               QStyle, QStyledItemDelegate, QTableView, QToolButton, QVBoxLayout, QWidget)
+
+from ..spec import MAX_CHANNELS, MAX_CONVS, Block, Problem
+from .arch_table_model import COL_CHANNELS, COL_CONVS, COL_EFFECTIVE, COL_INDEX, COL_SIZE, ArchTableModel
+from .document import ArchDocument
+from .network_form import NetworkForm
+from .problems_view import ProblemsView
+from .undo_commands import Change
+
+
+class SpinBoxDelegate(QStyledItemDelegate):
+    """Spin-box editors with the core's sane ranges, so a cell cannot hold a non-number."""
+
+    RANGES = {COL_CONVS: (1, MAX_CONVS), COL_CHANNELS: (1, MAX_CHANNELS)}
+
+    def createEditor(self, parent: QWidget, option, index: QModelIndex) -> QWidget:
+        spin = QSpinBox(parent)
+        lo, hi = self.RANGES.get(index.column(), (1, MAX_CHANNELS))
+        spin.setRange(lo, hi)
+        spin.setFrame(False)
+        spin.setAlignment(Qt.AlignmentFlag.AlignRight)
+        spin.setCorrectionMode(QSpinBox.CorrectionMode.CorrectToNearestValue)
+        return spin
+
+    def setEditorData(self, editor: QWidget, index: QModelIndex) -> None:
+        value = index.data(Qt.ItemDataRole.EditRole)
+        if isinstance(editor, QSpinBox) and isinstance(value, int):
+            editor.setValue(value)
+            editor.selectAll()
+
+    def setModelData(self, editor: QWidget, model, index: QModelIndex) -> None:
+        if isinstance(editor, QSpinBox):
+            editor.interpretText()
+            model.setData(index, editor.value(), Qt.ItemDataRole.EditRole)
+
+
+class ArchEditor(QWidget):
+    """Table of blocks + buttons + form + problems. Emits `blocksSelected(list[int])` on selection."""
+
+    blocksSelected = Signal(list)
+
+    def __init__(self, document: ArchDocument, parent: QWidget | None = None) -> None:
+        super().__init__(parent, objectName="archEditor")
+        self.document = document
+        self.model = ArchTableModel(document, self)
+
+        self.table = QTableView(objectName="archTable")
+        self.table.setModel(self.model)
+        self.table.setItemDelegate(SpinBoxDelegate(self.table))
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectItems)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
+                                   | QAbstractItemView.EditTrigger.EditKeyPressed
+                                   | QAbstractItemView.EditTrigger.AnyKeyPressed)
+        self.table.verticalHeader().hide()
+        self.table.setAlternatingRowColors(True)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._context_menu)
+        self.table.setAccessibleName("Architecture blocks")
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        header.setMinimumSectionSize(36)
+        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 10)
+
+        self.actions = self._make_actions()
+        buttons = QHBoxLayout()
+        buttons.setSpacing(2)
+        for key in ("add", "insert", "duplicate", "delete", "up", "down"):
+            button = QToolButton(objectName=f"{key}BlockButton")
+            button.setDefaultAction(self.actions[key])
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly if key in ("up", "down")
+                                      else Qt.ToolButtonStyle.ToolButtonTextOnly)
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+
+        self.form = NetworkForm(document)
+        self.problems = ProblemsView(document)
+        self.problems.problemActivated.connect(self.locate)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(_heading("Blocks"))
+        hint = QLabel("Each block: convs × (3×3 convolution + ReLU), then a 2×2 max-pool that halves the size.")
+        hint.setWordWrap(True)
+        hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        layout.addWidget(hint)
+        layout.addWidget(self.table, 3)
+        layout.addLayout(buttons)
+        layout.addWidget(_heading("Network"))
+        layout.addWidget(self.form)
+        layout.addWidget(_heading("Problems"))
+        layout.addWidget(self.problems, 1)
+
+        self.table.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.table.selectionModel().currentChanged.connect(lambda *_: self._update_actions())
+        document.edited.connect(self._follow_change)
+        self._update_actions()
+
+    # --- actions -------------------------------------------------------------------------------
+    def _make_actions(self) -> dict[str, QAction]:
+        icon = self.style().standardIcon
+        sp = QStyle.StandardPixmap
+        specs = {
+            "add": ("&Add Block", sp.SP_FileDialogNewFolder, "Ctrl+Shift+A",
+                    "Append a block after the last one (a copy of it)", self.add_block),
+            "insert": ("&Insert Block Above", sp.SP_ArrowRight, "Ins",
+                       "Insert a copy of the current block above it", self.insert_block),
+            "duplicate": ("D&uplicate Block", sp.SP_FileLinkIcon, "Ctrl+D",
+                          "Insert a copy of the current block below it", self.duplicate_block),
+            "delete": ("&Delete Block", sp.SP_TrashIcon, "Del", "Delete the selected blocks",
+                       self.delete_blocks),
+            "up": ("Move Block &Up", sp.SP_ArrowUp, "Alt+Up", "Move the current block one place up",
+                   lambda: self.move_block(-1)),
+            "down": ("Move Block Do&wn", sp.SP_ArrowDown, "Alt+Down", "Move the current block one place down",
+                     lambda: self.move_block(+1)),
+        }
+        actions = {}
+        for key, (text, pixmap, shortcut, tip, slot) in specs.items():
+            action = QAction(icon(pixmap), text, self, objectName=f"action_{key}_block")
+            action.setIconText(text.replace("&", "").replace(" Block", "").replace(" Above", ""))
+            action.setShortcut(QKeySequence(shortcut))
+            # Shortcuts act when the table (or its editor) has focus, so Del in the form still deletes text.
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            action.setToolTip(f"{tip} ({QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)})")
+            action.setStatusTip(tip)
+            action.triggered.connect(slot)
+            self.table.addAction(action)
+            actions[key] = action
+        return actions
+
+    def current_row(self) -> int:
+        index = self.table.currentIndex()
+        return index.row() if index.isValid() else -1
+
+    def selected_rows(self) -> list[int]:
+        return sorted({i.row() for i in self.table.selectionModel().selectedIndexes()})
+
+    def add_block(self) -> None:
+        blocks = self.document.spec.blocks
+        template = blocks[-1] if blocks else Block(1, 64)
+        self.document.insert_block(len(blocks), template)
+
+    def insert_block(self) -> None:
+        row = max(self.current_row(), 0)
+        blocks = self.document.spec.blocks
+        self.document.insert_block(row, blocks[row] if blocks else Block(1, 64))
+
+    def duplicate_block(self) -> None:
+        row = self.current_row()
+        if row >= 0:
+            self.document.insert_block(row + 1, self.document.spec.blocks[row])
+
+    def delete_blocks(self) -> None:
+        rows = self.selected_rows() or ([self.current_row()] if self.current_row() >= 0 else [])
+        if len(rows) == 1:
+            self.document.remove_block(rows[0])
+        elif rows:
+            # Several rows: one undo step that removes them all.
+            spec = self.document.spec
+            for row in reversed(rows):
+                spec = spec.removing(row)
+            self.document.replace_spec(spec, f"Delete blocks {', '.join(str(r + 1) for r in rows)}")
+
+    def move_block(self, step: int) -> None:
+        row = self.current_row()
+        if row >= 0:
+            self.document.move_block(row, row + step)
+
+    def _update_actions(self) -> None:
+        row, n = self.current_row(), len(self.document.spec.blocks)
+        has = 0 <= row < n
+        self.actions["duplicate"].setEnabled(has)
+        self.actions["delete"].setEnabled(has)
+        self.actions["up"].setEnabled(has and row > 0)
+        self.actions["down"].setEnabled(has and row < n - 1)
+
+    def _context_menu(self, pos) -> None:
+        index = self.table.indexAt(pos)
+        if index.isValid() and not self.table.selectionModel().isSelected(index):
+            self.table.setCurrentIndex(index)
+        menu = QMenu(self)
+        for key in ("add", "insert", "duplicate", "delete"):
+            menu.addAction(self.actions[key])
+        menu.addSeparator()
+        menu.addAction(self.actions["up"])
+        menu.addAction(self.actions["down"])
+        menu.exec(self.table.viewport().mapToGlobal(pos))
+
+    # --- selection -----------------------------------------------------------------------------
+    def select_row(self, row: int, column: int = COL_CONVS, *, select: bool = True) -> None:
+        """Make `row` current (and selected, which highlights its layers elsewhere, unless `select` is False)."""
+        if not 0 <= row < self.model.rowCount():
+            return
+        index = self.model.index(row, column)
+        flags = (QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+                 if select else QItemSelectionModel.SelectionFlag.NoUpdate)
+        self.table.selectionModel().setCurrentIndex(index, flags)
+        self.table.scrollTo(index)
+
+    def locate(self, problem: Problem) -> None:
+        """Show where a problem is: its row in the table, or its field in the form."""
+        if problem.block is not None:
+            column = {"num_convs": COL_CONVS, "out_channels": COL_CHANNELS}.get(problem.field, COL_SIZE)
+            self.select_row(problem.block, column)
+            self.table.setFocus()
+        elif problem.field in self.form.fields:
+            self.form.fields[problem.field].setFocus()
+
+    def _follow_change(self, change: Change) -> None:
+        row = change.focus_row
+        if change.kind == "remove":
+            row = min(row, self.model.rowCount() - 1)
+        if change.kind in ("insert", "remove", "move") and row >= 0:
+            column = self.table.currentIndex().column() if self.table.currentIndex().isValid() else COL_CONVS
+            self.select_row(row, column)
+        elif not self.table.currentIndex().isValid():
+            self.select_row(0, select=False)  # after a reset: keep a current row so the actions work
+        self._update_actions()
+        self._selection_changed()
+
+    def _selection_changed(self, *_args) -> None:
+        self._update_actions()
+        self.blocksSelected.emit(self.selected_rows())
+
+
+def _heading(text: str) -> QLabel:
+    label = QLabel(text)
+    font = label.font()
+    font.setBold(True)
+    label.setFont(font)
+    return label
+
+
+__all__ = ["ArchEditor", "SpinBoxDelegate", "COL_EFFECTIVE"]

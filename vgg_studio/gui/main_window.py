@@ -1,0 +1,474 @@
+"""The main window: wires the document to its panels, menus, toolbar, status bar and settings.
+
+Logic lives in the document (ArchDocument), the table model and the panels; this class only connects
+them and handles files and questions to the user.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import PySide6
+from PySide6.QtCore import QByteArray, QSettings, Qt, qVersion
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QIcon, QKeySequence, QShowEvent
+from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QLabel, QMainWindow,
+                               QMessageBox, QStatusBar, QStyle, QToolBar, QWidget)
+
+from .. import __version__
+from ..spec import PRESET_NAMES, ArchSpec, SpecError, preset
+from ..units import si, thousands
+from .arch_editor import ArchEditor
+from .charts import ChartsPanel
+from .document import ArchDocument
+from .settings import RecentFiles, open_settings, read_int, read_str
+from .summary_view import SummaryView
+
+APP_NAME = "vgg-studio"
+DEFAULT_PRESET = "vgg11"
+FILE_FILTER = "Architecture (*.json);;All files (*)"
+PRESET_LABELS = {
+    "vgg11": "VGG-11 (config A, d2l's conv_arch)",
+    "vgg13": "VGG-13 (config B)",
+    "vgg16": "VGG-16 (config D)",
+    "vgg19": "VGG-19 (config E)",
+    "d2l-small": "d2l-small (VGG-11, channels ÷ 4)",
+    "tiny": "tiny (28×28, 2 blocks)",
+}
+
+
+class MainWindow(QMainWindow):
+    """vgg-studio's main window. Stable API for code that extends it (e.g. the training panels):
+
+    - ``MainWindow(settings=None, *, persist=True, restore_session=None)`` — with no arguments it uses the
+      user's settings (or ``$VGG_STUDIO_SETTINGS``), restores the last file or preset, else opens vgg11.
+      ``persist=False`` neither reads nor writes window state or session (used for screenshots).
+    - ``window.document``: the ArchDocument — ``spec`` (current ArchSpec), ``is_valid()``, ``summary``,
+      signals ``specChanged(object)``, ``validityChanged(bool)``, ``summaryChanged(object)``,
+      ``problemsChanged(list)``, ``dirtyChanged(bool)``; ``undo_stack``. Disable training while
+      ``not document.is_valid()``.
+    - ``window.load_spec(spec, name_or_path) -> bool``: open an architecture (e.g. a past run's) as a new
+      untitled document, asking first about unsaved changes; False if the user cancelled.
+    - ``window.add_panel(title, widget, area=Qt.BottomDockWidgetArea, object_name=None, tabify=True)``
+      returns the QDockWidget; it is listed in the View menu and its placement is remembered. With
+      ``tabify`` it becomes a tab beside the panels already in that area (call ``dock.raise_()`` to show
+      it); otherwise it splits the area. ``window.view_menu`` lists all panels.
+    - ``window.close_guards``: callables run first by closeEvent, in order; any returning False cancels
+      the close (e.g. "stop the training thread and wait"). The unsaved-changes question comes after.
+    - Object names: ``archTable``, ``summaryView``, ``presetCombo``, actions ``preset_<name>``,
+      ``paramChart``, ``flopChart``, ``statusBar``; docks ``archDock`` and ``chartsDock``.
+    - ``open_file(path=None)``, ``open_preset(name)``, ``save()``, ``save_as(path=None)``, ``new_document()``
+      each return True when done.
+    """
+
+    def __init__(self, settings: QSettings | None = None, *, persist: bool = True,
+                 restore_session: bool | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("mainWindow")
+        self.settings = settings if settings is not None else open_settings()
+        self.persist = persist
+        self.recent = RecentFiles(self.settings)
+        self.close_guards: list[Callable[[], bool]] = []
+        self._docks: list[QDockWidget] = []
+        self._layout_restored = False
+
+        self.document = ArchDocument(preset(DEFAULT_PRESET), parent=self)
+        self.document.confirm_discard = self.maybe_save
+        self.editor = ArchEditor(self.document)
+        self.summary_view = SummaryView(self.document)
+        self.charts = ChartsPanel(self.document)
+        self.param_chart = self.charts.param_chart
+        self.flop_chart = self.charts.flop_chart
+
+        self.setCentralWidget(self.summary_view)
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks
+                            | QMainWindow.DockOption.AllowNestedDocks)
+        self._build_actions()
+        self._build_menus()
+        self._build_toolbar()
+        self._build_status_bar()
+        self.arch_dock = self.add_panel("Architecture", self.editor, Qt.DockWidgetArea.LeftDockWidgetArea,
+                                        "archDock")
+        self.charts_dock = self.add_panel("Charts", self.charts, Qt.DockWidgetArea.BottomDockWidgetArea,
+                                          "chartsDock")
+
+        self.editor.blocksSelected.connect(self.summary_view.highlight_blocks)
+        self.editor.blocksSelected.connect(self.charts.highlight_blocks)
+        self.editor.form.inputError.connect(lambda message: self.statusBar().showMessage(message, 8000))
+        for signal in (self.document.dirtyChanged, self.document.pathChanged, self.document.specChanged):
+            signal.connect(self._update_title)
+        self.document.problemsChanged.connect(self._update_status)
+        self.document.undo_stack.indexChanged.connect(lambda _i: self.editor.table.viewport().update())
+
+        self.resize(1280, 800)
+        self._default_sizes()
+        self._default_state = self.saveState()
+        self._restore_view_settings()
+        if persist and (restore_session is None or restore_session):
+            self._restore_session()
+        self._update_title()
+        self._update_status(self.document.problems)
+        self.editor.select_row(0, select=False)
+
+    # --- building ------------------------------------------------------------------------------
+    def _icon(self, theme: str, fallback: QStyle.StandardPixmap):
+        return QIcon.fromTheme(theme, self.style().standardIcon(fallback))
+
+    def _action(self, text: str, name: str, slot: Callable[[], object], shortcut=None, icon=None,
+                tip: str = "") -> QAction:
+        action = QAction(text, self, objectName=name)
+        if shortcut is not None:
+            action.setShortcut(shortcut)
+        if icon is not None:
+            action.setIcon(icon)
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+        action.triggered.connect(lambda _checked=False: slot())
+        return action
+
+    def _build_actions(self) -> None:
+        sp = QStyle.StandardPixmap
+        self.action_new = self._action("&New", "action_new", self.new_document, QKeySequence.StandardKey.New,
+                                       self._icon("document-new", sp.SP_FileIcon),
+                                       "Start a new architecture from VGG-11")
+        self.action_open = self._action("&Open…", "action_open", self.open_file, QKeySequence.StandardKey.Open,
+                                        self._icon("document-open", sp.SP_DialogOpenButton),
+                                        "Open an architecture JSON file")
+        self.action_save = self._action("&Save", "action_save", self.save, QKeySequence.StandardKey.Save,
+                                        self._icon("document-save", sp.SP_DialogSaveButton),
+                                        "Save the architecture as JSON")
+        self.action_save_as = self._action("Save &As…", "action_save_as", self.save_as,
+                                           QKeySequence.StandardKey.SaveAs, tip="Save under a new file name")
+        self.action_quit = self._action("&Quit", "action_quit", self.close, QKeySequence.StandardKey.Quit)
+        self.action_undo = self.document.undo_stack.createUndoAction(self, "&Undo")
+        self.action_undo.setObjectName("action_undo")
+        self.action_undo.setShortcut(QKeySequence.StandardKey.Undo)
+        self.action_undo.setIcon(self._icon("edit-undo", sp.SP_ArrowBack))
+        self.action_redo = self.document.undo_stack.createRedoAction(self, "&Redo")
+        self.action_redo.setObjectName("action_redo")
+        self.action_redo.setShortcuts([QKeySequence(QKeySequence.StandardKey.Redo), QKeySequence("Ctrl+Y")])
+        self.action_redo.setIcon(self._icon("edit-redo", sp.SP_ArrowForward))
+        self.action_about = self._action("&About vgg-studio", "action_about", self.show_about)
+        self.action_reset_layout = self._action("&Reset Layout", "action_reset_layout", self.reset_layout)
+        self.preset_actions: dict[str, QAction] = {}
+        group = QActionGroup(self)
+        for name in PRESET_NAMES:
+            action = self._action(PRESET_LABELS.get(name, name), f"preset_{name}",
+                                  lambda name=name: self.open_preset(name), tip=f"Open the {name} preset")
+            action.setCheckable(True)
+            group.addAction(action)
+            self.preset_actions[name] = action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addActions([self.action_new, self.action_open])
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.setObjectName("recentMenu")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addSeparator()
+        file_menu.addActions([self.action_save, self.action_save_as])
+        file_menu.addSeparator()
+        file_menu.addAction(self.action_quit)
+
+        edit_menu = bar.addMenu("&Edit")
+        edit_menu.addActions([self.action_undo, self.action_redo])
+        edit_menu.addSeparator()
+        for key in ("add", "insert", "duplicate", "delete", "up", "down"):
+            edit_menu.addAction(self.editor.actions[key])
+
+        presets_menu = bar.addMenu("&Presets")
+        presets_menu.setObjectName("presetsMenu")
+        presets_menu.addActions(list(self.preset_actions.values()))
+
+        self.view_menu = bar.addMenu("&View")
+        self.view_menu.setObjectName("viewMenu")
+        self._view_separator = self.view_menu.addSeparator()
+        self.view_menu.addAction(self.action_reset_layout)
+
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.action_about)
+
+    def _build_toolbar(self) -> None:
+        toolbar = QToolBar("Main toolbar", self, objectName="mainToolBar")
+        toolbar.setMovable(False)
+        toolbar.addActions([self.action_new, self.action_open, self.action_save])
+        toolbar.addSeparator()
+        toolbar.addActions([self.action_undo, self.action_redo])
+        toolbar.addSeparator()
+        label = QLabel(" Preset: ")
+        self.preset_combo = QComboBox(objectName="presetCombo")
+        self.preset_combo.setPlaceholderText("(from a file)")
+        self.preset_combo.setToolTip("Start from a built-in architecture")
+        self.preset_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        for name in PRESET_NAMES:
+            self.preset_combo.addItem(PRESET_LABELS.get(name, name), name)
+        label.setBuddy(self.preset_combo)
+        self.preset_combo.activated.connect(lambda i: self._combo_chose(i))
+        toolbar.addWidget(label)
+        toolbar.addWidget(self.preset_combo)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
+        self.toolbar = toolbar
+        self.view_menu.insertAction(self._view_separator, toolbar.toggleViewAction())
+
+    def _build_status_bar(self) -> None:
+        status = QStatusBar(self)
+        status.setObjectName("statusBar")
+        self.setStatusBar(status)
+        self.validity_label = QLabel(objectName="validityLabel")
+        self.validity_label.setTextFormat(Qt.TextFormat.PlainText)
+        status.addPermanentWidget(self.validity_label)
+
+    def add_panel(self, title: str, widget: QWidget, area: Qt.DockWidgetArea = Qt.DockWidgetArea.BottomDockWidgetArea,
+                  object_name: str | None = None, *, tabify: bool = True) -> QDockWidget:
+        """Dock `widget` under `title`; listed in the View menu; see the class docstring."""
+        dock = QDockWidget(title, self)
+        dock.setObjectName(object_name or re.sub(r"\W+", "", title.title()).lower() + "Dock")
+        dock.setWidget(widget)
+        neighbours = [d for d in self._docks if self.dockWidgetArea(d) == area and not d.isFloating()]
+        self.addDockWidget(area, dock)
+        if tabify and neighbours:
+            self.tabifyDockWidget(neighbours[0], dock)
+            neighbours[0].raise_()
+        self._docks.append(dock)
+        self.view_menu.insertAction(self._view_separator, dock.toggleViewAction())
+        return dock
+
+    def _default_sizes(self) -> None:
+        self.resizeDocks([self.arch_dock], [440], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.charts_dock], [270], Qt.Orientation.Vertical)
+
+    # --- documents -----------------------------------------------------------------------------
+    def maybe_save(self) -> bool:
+        """Ask about unsaved changes; True means it is fine to replace or close the document."""
+        if not self.document.is_dirty():
+            return True
+        answer = QMessageBox.question(
+            self, "Unsaved changes", f"“{self.document.display_name}” has unsaved changes. Save them first?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save)
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def new_document(self) -> bool:
+        if not self.maybe_save():
+            return False
+        self.document.reset(preset(DEFAULT_PRESET).replace(name="untitled"))
+        self._show_preset_choice(None)
+        return True
+
+    def open_preset(self, name: str) -> bool:
+        if not self.maybe_save():
+            self._show_preset_choice(self._current_preset)
+            return False
+        try:
+            spec = preset(name)
+        except SpecError as exc:
+            self._error("Unknown preset", str(exc))
+            return False
+        self.document.reset(spec)
+        self._show_preset_choice(name)
+        self._remember("preset", name)
+        self.statusBar().showMessage(f"Opened the {name} preset.", 4000)
+        return True
+
+    def open_file(self, path: str | os.PathLike[str] | None = None) -> bool:
+        if not self.maybe_save():
+            return False
+        if path is None:
+            start = str(self.document.path.parent) if self.document.path else read_str(self.settings, "session/lastDir")
+            path, _ = QFileDialog.getOpenFileName(self, "Open architecture", start, FILE_FILTER)
+            if not path:
+                return False
+        try:
+            self.document.open(path)
+        except SpecError as exc:
+            self._error("Cannot open the architecture", str(exc))
+            return False
+        self._after_file(self.document.path)
+        self.statusBar().showMessage(f"Opened {self.document.path}", 4000)
+        return True
+
+    def load_spec(self, spec: ArchSpec, name_or_path: str | os.PathLike[str]) -> bool:
+        """Open `spec` as a new untitled document named after `name_or_path` (asks about unsaved changes)."""
+        if not self.document.load_spec(spec, name_or_path):
+            return False
+        self._show_preset_choice(None)
+        return True
+
+    def save(self) -> bool:
+        if self.document.path is None:
+            return self.save_as()
+        return self._write(self.document.path)
+
+    def save_as(self, path: str | os.PathLike[str] | None = None) -> bool:
+        if path is None:
+            start = self.document.path or Path(read_str(self.settings, "session/lastDir") or ".") / (
+                re.sub(r"[^\w.-]+", "-", self.document.spec.name).strip("-").lower() or "architecture")
+            path, _ = QFileDialog.getSaveFileName(self, "Save architecture as", str(start), FILE_FILTER)
+            if not path:
+                return False
+        path = Path(path)
+        if not path.suffix:
+            path = path.with_suffix(".json")
+        return self._write(path)
+
+    def _write(self, path: Path) -> bool:
+        try:
+            saved = self.document.save(path)
+        except (OSError, SpecError) as exc:
+            self._error("Cannot save the architecture", f"Could not write {path}: {getattr(exc, 'strerror', None) or exc}")
+            return False
+        self._after_file(saved)
+        note = "" if self.document.is_valid() else " (it is not valid yet: see Problems)"
+        self.statusBar().showMessage(f"Saved {saved}{note}", 5000)
+        return True
+
+    def _after_file(self, path: Path | None) -> None:
+        if path is None:
+            return
+        self.recent.add(path)
+        self._remember("file", str(path))
+        if self.persist:
+            self.settings.setValue("session/lastDir", str(path.parent))
+        self._show_preset_choice(None)
+
+    # --- presets combo -------------------------------------------------------------------------
+    @property
+    def _current_preset(self) -> str | None:
+        data = self.preset_combo.currentData()
+        return data if isinstance(data, str) else None
+
+    def _combo_chose(self, index: int) -> None:
+        name = self.preset_combo.itemData(index)
+        if isinstance(name, str):
+            self.open_preset(name)
+
+    def _show_preset_choice(self, name: str | None) -> None:
+        self.preset_combo.setCurrentIndex(self.preset_combo.findData(name) if name else -1)
+        for key, action in self.preset_actions.items():
+            action.setChecked(key == name)
+
+    # --- recent files --------------------------------------------------------------------------
+    def _fill_recent_menu(self) -> None:
+        menu = self.recent_menu
+        menu.clear()
+        paths = self.recent.paths()
+        for i, path in enumerate(paths, 1):
+            action = menu.addAction(f"&{i} {path.name}  —  {path.parent}")
+            action.setData(str(path))
+            action.triggered.connect(lambda _checked=False, p=path: self._open_recent(p))
+        if not paths:
+            menu.addAction("(no recent files)").setEnabled(False)
+        menu.addSeparator()
+        menu.addAction("&Clear List", self.recent.clear).setEnabled(bool(paths))
+
+    def _open_recent(self, path: Path) -> None:
+        if not path.exists():
+            self.recent.remove(path)
+            self._error("File not found", f"{path} no longer exists; it was removed from the recent files.")
+            return
+        self.open_file(path)
+
+    # --- window state --------------------------------------------------------------------------
+    def _remember(self, kind: str, value: str) -> None:
+        if not self.persist:
+            return
+        self.settings.setValue("session/lastKind", kind)
+        self.settings.setValue("session/lastFile" if kind == "file" else "session/lastPreset", value)
+
+    def _restore_session(self) -> None:
+        kind = read_str(self.settings, "session/lastKind")
+        last_file = read_str(self.settings, "session/lastFile")
+        last_preset = read_str(self.settings, "session/lastPreset", DEFAULT_PRESET)
+        if kind == "file" and last_file:
+            try:
+                self.document.open(last_file)
+                self._show_preset_choice(None)
+                return
+            except SpecError as exc:
+                self.statusBar().showMessage(f"Could not reopen the last file: {exc}", 10000)
+        name = last_preset if last_preset in PRESET_NAMES else DEFAULT_PRESET
+        self.document.reset(preset(name))
+        self._show_preset_choice(name)
+
+    def _restore_view_settings(self) -> None:
+        if not self.persist:
+            self._show_preset_choice(DEFAULT_PRESET)
+            return
+        self.summary_view.batch_spin.setValue(read_int(self.settings, "summary/batchSize", 128))
+        index = self.summary_view.optimizer_combo.findData(read_str(self.settings, "summary/optimizer", "sgd"))
+        self.summary_view.optimizer_combo.setCurrentIndex(max(index, 0))
+        self._show_preset_choice(DEFAULT_PRESET)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        # Restore dock layout at first show, so that panels added after construction are placed too.
+        if not self._layout_restored:
+            self._layout_restored = True
+            if self.persist:
+                geometry = self.settings.value("window/geometry")
+                state = self.settings.value("window/state")
+                if isinstance(geometry, QByteArray):
+                    self.restoreGeometry(geometry)
+                if isinstance(state, QByteArray):
+                    self.restoreState(state)
+        super().showEvent(event)
+
+    def reset_layout(self) -> None:
+        self.restoreState(self._default_state)
+        for dock in self._docks:
+            dock.show()
+        self._default_sizes()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        for guard in list(self.close_guards):
+            if not guard():
+                event.ignore()
+                return
+        if not self.maybe_save():
+            event.ignore()
+            return
+        if self.persist:
+            self.settings.setValue("window/geometry", self.saveGeometry())
+            self.settings.setValue("window/state", self.saveState())
+            self.settings.setValue("summary/batchSize", self.summary_view.batch_spin.value())
+            self.settings.setValue("summary/optimizer", self.summary_view.optimizer())
+            self.settings.sync()
+        event.accept()
+
+    # --- feedback ------------------------------------------------------------------------------
+    def _update_title(self, *_args) -> None:
+        mark = "*" if self.document.is_dirty() else ""
+        self.setWindowTitle(f"{self.document.display_name}{mark} — {APP_NAME}")
+
+    def _update_status(self, problems: list) -> None:
+        errors = [p for p in problems if p.is_error]
+        warnings = len(problems) - len(errors)
+        if errors:
+            more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+            self.validity_label.setText(f"✗ Not valid: {errors[0].message}{more}")
+            self.validity_label.setStyleSheet("color: #a4161a; font-weight: bold;")
+        else:
+            summary = self.document.summary
+            numbers = (f" — {thousands(summary.total_params)} parameters, {si(summary.total_flops, 'FLOP')}"
+                       if summary is not None else "")
+            note = f", {warnings} warning{'s' if warnings != 1 else ''}" if warnings else ""
+            self.validity_label.setText(f"✓ Valid{numbers}{note}")
+            self.validity_label.setStyleSheet("")
+
+    def _error(self, title: str, message: str) -> None:
+        self.statusBar().showMessage(message, 10000)
+        QMessageBox.warning(self, title, message)
+
+    def show_about(self) -> None:
+        QMessageBox.about(
+            self, f"About {APP_NAME}",
+            f"<h3>{APP_NAME} {__version__}</h3><p>Explore and train VGG-style networks, after the d2l.ai "
+            "chapter <i>Networks Using Blocks (VGG)</i>: edit the blocks, see every layer's shape, "
+            "parameters and FLOPs at once, and train on Fashion-MNIST.</p>"
+            f"<p>PySide6 {PySide6.__version__} · Qt {qVersion()}</p>")

@@ -1,0 +1,258 @@
+"""Per-layer summary: a tree grouped by block with subtotals, totals and a training-memory estimate.
+
+It shows `document.summary` (the last valid one). While the spec is invalid a banner says so, and the
+numbers below stay those of the last valid architecture.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QSpinBox, QTreeView,
+                               QVBoxLayout, QWidget)
+
+from ..summary import OPTIMIZER_STATE_COPIES, LayerRow, Summary
+from ..units import nbytes, shape, si, thousands
+from .document import ArchDocument
+
+COLUMNS = ("Layer", "Type", "Output shape", "Parameters", "% params", "FLOPs", "% FLOPs", "Activations")
+COL_LAYER, COL_TYPE, COL_SHAPE, COL_PARAMS, COL_PSHARE, COL_FLOPS, COL_FSHARE, COL_ACT = range(len(COLUMNS))
+COLUMN_TIPS = (
+    "Layer name: blockN.convK / reluK / pool, flatten, fcN",
+    "Module class, as d2l prints it",
+    "Output shape for one image (batch, channels, height, width)",
+    "Learnable weights and biases",
+    "Share of all parameters",
+    "Floating-point operations for one image, forward (2 per multiply-add)",
+    "Share of all FLOPs",
+    "Size of this layer's output for one image, float32",
+)
+GroupRole = Qt.ItemDataRole.UserRole + 1  # block index for block groups; -1 classifier; -2 total
+CLASSIFIER, TOTAL = -1, -2
+OPTIMIZER_LABELS = {"sgd": "SGD", "sgd-momentum": "SGD + momentum", "adam": "Adam", "adamw": "AdamW"}
+BANNER_STYLE = ("QLabel { background: #fbe3e4; color: #5c1114; border: 1px solid #e39a9e; "
+                "border-radius: 3px; padding: 4px 6px; }")
+
+
+def _percent(share: float) -> str:
+    return f"{share * 100:.1f}%" if share >= 0.0005 or share == 0 else "<0.1%"
+
+
+class SummaryView(QWidget):
+    """Headline, invalid-architecture banner, the layer tree (`summaryView`) and the memory estimate."""
+
+    def __init__(self, document: ArchDocument, parent: QWidget | None = None) -> None:
+        super().__init__(parent, objectName="summaryPanel")
+        self._document = document
+        self._summary: Summary | None = None
+        self._highlight: set[int] = set()
+
+        self.headline = QLabel(objectName="summaryHeadline")
+        self.headline.setTextFormat(Qt.TextFormat.RichText)
+        self.headline.setWordWrap(True)
+        self.banner = QLabel(objectName="invalidBanner")
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet(BANNER_STYLE)
+        self.banner.hide()
+
+        self.model = QStandardItemModel(0, len(COLUMNS), self)
+        self.model.setHorizontalHeaderLabels(list(COLUMNS))
+        for col, tip in enumerate(COLUMN_TIPS):
+            self.model.horizontalHeaderItem(col).setToolTip(tip)
+        self.tree = QTreeView(objectName="summaryView")
+        self.tree.setModel(self.model)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.setEditTriggers(QTreeView.EditTrigger.NoEditTriggers)
+        self.tree.setSelectionBehavior(QTreeView.SelectionBehavior.SelectRows)
+        self.tree.setSelectionMode(QTreeView.SelectionMode.ExtendedSelection)
+        self.tree.setAccessibleName("Per-layer summary")
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(COL_LAYER, QHeaderView.ResizeMode.Stretch)
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._expanded: set[int] = {CLASSIFIER}  # groups open by default: where fc1 dominates
+        self.tree.expanded.connect(lambda index: self._expanded.add(index.data(GroupRole)))
+        self.tree.collapsed.connect(lambda index: self._expanded.discard(index.data(GroupRole)))
+
+        self.batch_spin = QSpinBox(objectName="batchSizeSpin")
+        self.batch_spin.setRange(1, 65536)
+        self.batch_spin.setValue(128)
+        self.batch_spin.setGroupSeparatorShown(True)
+        self.batch_spin.setToolTip("Batch size for the training-memory estimate (d2l trains with 128)")
+        self.optimizer_combo = QComboBox(objectName="optimizerCombo")
+        for key in OPTIMIZER_STATE_COPIES:
+            self.optimizer_combo.addItem(OPTIMIZER_LABELS.get(key, key), key)
+        self.optimizer_combo.setToolTip("Optimizers with momentum or Adam keep 1 or 2 extra copies of the weights")
+        self.memory_label = QLabel(objectName="memoryLabel")
+        self.memory_label.setWordWrap(True)
+        self.memory_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.batch_spin.valueChanged.connect(self._show_memory)
+        self.optimizer_combo.currentIndexChanged.connect(self._show_memory)
+
+        memory_row = QHBoxLayout()
+        memory_row.addWidget(QLabel("Training memory at batch"))
+        memory_row.addWidget(self.batch_spin)
+        memory_row.addWidget(QLabel("with"))
+        memory_row.addWidget(self.optimizer_combo)
+        memory_row.addWidget(QLabel("(float32):"))
+        memory_row.addWidget(self.memory_label, 1)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.headline)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.tree, 1)
+        layout.addLayout(memory_row)
+
+        document.summaryChanged.connect(self.show_summary)
+        document.problemsChanged.connect(lambda _problems: self._show_banner())
+        self.show_summary(document.summary)
+        self._show_banner()
+
+    # --- public --------------------------------------------------------------------------------
+    @property
+    def summary(self) -> Summary | None:
+        return self._summary
+
+    def optimizer(self) -> str:
+        return self.optimizer_combo.currentData()
+
+    def show_summary(self, summary: Summary | None) -> None:
+        self._summary = summary
+        scroll = self.tree.verticalScrollBar().value()
+        self.tree.setUpdatesEnabled(False)
+        try:
+            self.model.removeRows(0, self.model.rowCount())
+            if summary is not None:
+                self._fill(summary)
+            for row in range(self.model.rowCount()):
+                index = self.model.index(row, 0)
+                self.tree.setExpanded(index, index.data(GroupRole) in self._expanded)
+                self.tree.setFirstColumnSpanned(row, self.tree.rootIndex(), False)
+        finally:
+            self.tree.setUpdatesEnabled(True)
+        self.tree.verticalScrollBar().setValue(scroll)
+        self._show_headline()
+        self._show_memory()
+        self.highlight_blocks(self._highlight)
+
+    def highlight_blocks(self, blocks) -> None:
+        """Select and reveal the rows of these blocks (0-based), e.g. those selected in the table."""
+        self._highlight = set(blocks)
+        selection = QItemSelection()
+        first = None
+        for row in range(self.model.rowCount()):
+            group = self.model.item(row, 0)
+            if group.data(GroupRole) not in self._highlight:
+                continue
+            index = group.index()
+            last_col = self.model.columnCount() - 1
+            selection.select(index, self.model.index(row, last_col))
+            if group.rowCount():
+                selection.select(self.model.index(0, 0, index), self.model.index(group.rowCount() - 1, last_col, index))
+            self.tree.setExpanded(index, True)
+            if first is None:
+                first = index
+        self.tree.selectionModel().select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        if first is not None:
+            self.tree.scrollTo(first, QTreeView.ScrollHint.PositionAtTop)
+
+    def total_params_text(self) -> str:
+        """The parameter total as shown in the Total row."""
+        row = self._find_group(TOTAL)
+        return self.model.item(row, COL_PARAMS).text() if row >= 0 else ""
+
+    # --- internals -----------------------------------------------------------------------------
+    def _find_group(self, key: int) -> int:
+        for row in range(self.model.rowCount()):
+            if self.model.item(row, 0).data(GroupRole) == key:
+                return row
+        return -1
+
+    def _fill(self, summary: Summary) -> None:
+        root = self.model.invisibleRootItem()
+        total_params = summary.total_params or 1
+        total_flops = summary.total_flops or 1
+        for b in summary.blocks:
+            label = f"Block {b.block + 1}   {b.num_convs} × {b.channels:,} ch"
+            group = self._row(root, label, "", b.output_shape, b.params, b.params / total_params, b.flops,
+                              b.flops / total_flops, b.activation_bytes, key=b.block, bold=True)
+            for layer in summary.rows_of_block(b.block):
+                self._layer_row(group, layer, layer.name.split(".", 1)[-1])
+        head = summary.head
+        group = self._row(root, "Classifier", "", head[-1].output_shape, sum(r.params for r in head),
+                          sum(r.param_share for r in head), sum(r.flops for r in head),
+                          sum(r.flop_share for r in head), sum(r.activation_bytes for r in head),
+                          key=CLASSIFIER, bold=True)
+        for layer in head:
+            self._layer_row(group, layer, layer.name)
+        self._row(root, "Total", f"{len(summary.layers)} layers", (), summary.total_params, 1.0,
+                  summary.total_flops, 1.0, summary.total_activation_bytes, key=TOTAL, bold=True)
+
+    def _layer_row(self, parent: QStandardItem, layer: LayerRow, label: str) -> None:
+        self._row(parent, label, layer.type, layer.output_shape, layer.params, layer.param_share, layer.flops,
+                  layer.flop_share, layer.activation_bytes, key=layer.block if layer.block is not None else CLASSIFIER)
+
+    def _row(self, parent: QStandardItem, label: str, typ: str, out_shape: tuple[int, ...], params: int,
+             pshare: float, flops: int, fshare: float, act: int, key: int, bold: bool = False) -> QStandardItem:
+        texts = [label, typ, shape(out_shape) if out_shape else "", thousands(params), _percent(pshare),
+                 thousands(flops), _percent(fshare), nbytes(act)]
+        items = [QStandardItem(t) for t in texts]
+        for col, item in enumerate(items):
+            item.setEditable(False)
+            item.setData(key, GroupRole)
+            if col >= COL_PARAMS:
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            if bold:
+                font = QFont()
+                font.setBold(True)
+                item.setFont(font)
+        items[COL_PARAMS].setToolTip(f"{params:,} parameters ({si(params)})")
+        items[COL_FLOPS].setToolTip(f"{flops:,} FLOPs ({si(flops, 'FLOP')}) per image")
+        items[COL_ACT].setToolTip(f"{act:,} bytes per image")
+        if key == TOTAL:
+            for item in items:
+                item.setBackground(QBrush(QColor(0, 0, 0, 18)))
+        parent.appendRow(items)
+        return items[0]
+
+    def _show_headline(self) -> None:
+        s = self._summary
+        if s is None:
+            self.headline.setText("<i>No valid architecture yet.</i>")
+            return
+        fc = s.first_linear
+        top_conv = max((r for r in s.layers if r.type == "Conv2d"), key=lambda r: r.flops, default=None)
+        parts = [f"<b>{s.spec.name}</b>: {thousands(s.total_params)} parameters, "
+                 f"{si(s.total_flops, 'FLOP')} per image, depth {s.spec.depth}.",
+                 f"The first fully connected layer holds <b>{fc.param_share * 100:.1f}%</b> of the parameters"]
+        if top_conv is not None:
+            conv_flops = sum(r.flop_share for r in s.layers if r.type == "Conv2d")
+            parts.append(f"; the convolutions do <b>{conv_flops * 100:.1f}%</b> of the compute "
+                         f"(most: {top_conv.name}, {top_conv.flop_share * 100:.1f}%).")
+        self.headline.setText(" ".join(parts[:2]) + "".join(parts[2:]))
+
+    def _show_banner(self) -> None:
+        errors = self._document.errors
+        if not errors:
+            self.banner.hide()
+            return
+        shown = self._summary.spec.name if self._summary is not None else None
+        more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+        tail = (f"The numbers below are still those of the last valid architecture ({shown})."
+                if shown is not None else "")
+        self.banner.setText(f"This architecture cannot be built: {errors[0].message}{more} {tail}".strip())
+        self.banner.show()
+
+    def _show_memory(self) -> None:
+        s = self._summary
+        if s is None:
+            self.memory_label.setText("—")
+            return
+        m = s.training_memory(self.batch_spin.value(), optimizer=self.optimizer())
+        self.memory_label.setText(
+            f"<b>{nbytes(m.total_bytes)}</b> = weights {nbytes(m.params_bytes)} + gradients {nbytes(m.grads_bytes)}"
+            f" + optimizer {nbytes(m.optimizer_bytes)} + activations {nbytes(m.activations_bytes)}")
+        self.memory_label.setToolTip("A rough estimate: what the framework and cuDNN add on top is not counted.")
