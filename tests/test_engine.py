@@ -1,0 +1,265 @@
+"""The training engine on real data (the bundled Fashion-MNIST sample, subsampled to stay fast on a CPU)."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from vgg_studio import data, engine
+from vgg_studio.events import BatchProgress, EpochEnd, Failed, Finished, RunStarted
+from vgg_studio.model import build_model
+from vgg_studio.runs import load_run
+from vgg_studio.spec import preset
+from vgg_studio.train_config import TrainConfig
+
+
+@functools.lru_cache(maxsize=None)
+def _subset(n_train: int, n_test: int) -> data.Dataset:
+    """A fixed random draw from the real sample (which is class-balanced), on the CPU."""
+    full = data.load_dataset("sample")
+    g = torch.Generator().manual_seed(0)
+    tr = torch.randperm(len(full.train), generator=g)[:n_train]
+    te = torch.randperm(len(full.test), generator=g)[:n_test]
+    return dataclasses.replace(full, train=data.Split(full.train.images[tr], full.train.labels[tr]),
+                               test=data.Split(full.test.images[te], full.test.labels[te]))
+
+
+@pytest.fixture
+def small_sample(monkeypatch):
+    """Make the engine load `n_train` + `n_test` real sample images; returns a setter."""
+
+    def use(n_train: int, n_test: int) -> None:
+        monkeypatch.setattr(engine, "load_dataset", lambda name, data_dir=None, device="cpu", download=True:
+                            _subset(n_train, n_test).to(device))
+
+    use(1000, 200)
+    return use
+
+
+def _train(tmp_path, events=None, cancel=None, **config):
+    events = [] if events is None else events
+    config = TrainConfig(**{"dataset": "sample", "device": "cpu", "epochs": 1, "batch_size": 50, **config})
+    result = engine.train(preset("tiny"), config, on_event=events.append, cancel=cancel, runs_root=tmp_path)
+    return result, events
+
+
+def test_tiny_learns_on_real_data(tmp_path, small_sample):
+    small_sample(4000, 1000)
+    result, events = _train(tmp_path, epochs=3, batch_size=64, points_per_epoch=4)
+    assert isinstance(result, Finished) and not result.cancelled, result
+    assert isinstance(events[0], RunStarted) and events[-1] is result
+    assert events[0].num_train == 4000 and events[0].batches_per_epoch == 63 and events[0].dataset == "sample"
+    ends = [e for e in events if isinstance(e, EpochEnd)]
+    print("tiny on the sample:", [(e.epoch, round(e.train_loss, 3), round(e.test_acc, 3),
+                                    round(e.examples_per_sec)) for e in ends])
+    assert [e.epoch for e in ends] == [1, 2, 3]
+    assert ends[-1].train_loss < ends[0].train_loss
+    assert ends[-1].test_acc > ends[0].test_acc and ends[-1].test_acc > 0.6  # chance is 0.1
+    progress = [e for e in events if isinstance(e, BatchProgress)]
+    assert len(progress) == 12 and progress[-1].epoch_float == 3.0
+    assert all(a.epoch_float < b.epoch_float for a, b in zip(progress, progress[1:]))
+    assert result.summary_lines()[0].startswith("loss ") and "examples/sec on cpu" in result.summary_lines()[1]
+
+    record = load_run(result.run_dir)
+    assert record.info.status == "finished" and record.info.epochs_done == 3
+    assert record.info.best_test_acc == max(e.test_acc for e in ends)
+    assert [r["epoch"] for r in record.epochs] == [1, 2, 3] and len(record.steps) == 12
+    assert record.spec.in_channels == 1 and record.spec.num_classes == 10
+    res = record.results
+    assert res.confusion.sum() == 1000 and np.trace(res.confusion) / 1000 == pytest.approx(ends[-1].test_acc)
+    assert res.examples.shape == (64, 1, 28, 28) and res.examples.dtype == np.uint8
+    wrong = res.example_pred != res.example_true
+    assert wrong.any() and not (np.diff(wrong.astype(int)) > 0).any()  # misclassified first
+    net = build_model(record.spec)
+    net.load_state_dict(torch.load(f"{result.run_dir}/final.pt", weights_only=True))
+
+
+_HOST_READS = ("item", "tolist", "cpu", "numpy", "__bool__", "__float__", "__int__")
+
+
+def _count_host_reads(monkeypatch) -> list[str]:
+    calls: list[str] = []
+    for name in _HOST_READS:
+        original = getattr(torch.Tensor, name)
+
+        def spy(self, *args, _name=name, _original=original, **kwargs):
+            calls.append(_name)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, name, spy)
+    return calls
+
+
+def test_no_host_sync_per_batch(tmp_path, monkeypatch, small_sample):
+    """Reading tensors back to the host is independent of the number of batches (a few per epoch)."""
+    counts = []
+    _subset(600, 100)  # loaded once (its mean/std are read back), outside the counts
+    for batch_size in (50, 10):  # 12 and 60 batches per epoch
+        small_sample(600, 100)
+        calls = _count_host_reads(monkeypatch)
+        result, _ = _train(tmp_path, batch_size=batch_size, points_per_epoch=3)
+        monkeypatch.undo()
+        assert isinstance(result, Finished)
+        counts.append(len(calls))
+    assert counts[0] == counts[1], counts
+    assert counts[0] < 30, counts  # 3 read-backs + the test pass's predictions + saving final.pt
+
+
+def test_cancel_stops_within_one_batch(tmp_path, small_sample):
+    cancel = threading.Event()
+    events: list = []
+
+    def on_event(event):
+        events.append(event)
+        if isinstance(event, BatchProgress):
+            cancel.set()  # the engine must not start another batch
+
+    result = engine.train(preset("tiny"), TrainConfig(dataset="sample", device="cpu", epochs=2, batch_size=50,
+                                                      points_per_epoch=4), on_event=on_event, cancel=cancel,
+                          runs_root=tmp_path)
+    assert isinstance(result, Finished) and result.cancelled and result.epochs_done == 0
+    assert sum(isinstance(e, BatchProgress) for e in events) == 1
+    first = next(e for e in events if isinstance(e, BatchProgress))
+    record = load_run(result.run_dir)
+    assert record.info.status == "cancelled" and "resume" in record.info.message
+    assert [s["epoch_float"] for s in record.steps] == [first.epoch_float]  # nothing trained after it
+    assert record.steps[0]["train_loss"] == pytest.approx(first.train_loss)
+    assert record.epochs == [] and math.isnan(result.test_acc)
+    assert (record.info.path / "final.pt").exists() and not (record.info.path / "checkpoint.pt").exists()
+
+
+def test_cancel_before_start(tmp_path, small_sample):
+    cancel = threading.Event()
+    cancel.set()
+    result, events = _train(tmp_path, cancel=cancel)
+    assert isinstance(result, Finished) and result.cancelled and result.epochs_done == 0
+    assert not any(isinstance(e, (BatchProgress, EpochEnd)) for e in events)
+    assert load_run(result.run_dir).steps == []
+
+
+def test_lr_100_diverges_with_a_message(tmp_path, small_sample):
+    result, events = _train(tmp_path, lr=100.0, epochs=3, points_per_epoch=2)
+    assert isinstance(result, Failed) and result.kind == "diverged", result
+    assert "learning rate 100" in result.message and "smaller learning rate" in result.message
+    assert "such as 10" in result.message
+    assert not any(isinstance(e, EpochEnd) for e in events)
+    record = load_run(result.run_dir)  # the folder stays readable
+    assert record.info.status == "failed" and "diverged" in record.info.message
+    assert all(math.isfinite(s["train_loss"]) for s in record.steps)
+
+
+def test_divergence_inside_the_first_read_back_window(tmp_path, small_sample):
+    """One read-back per epoch: a NaN early in the epoch is still caught (the sums keep it)."""
+    result, events = _train(tmp_path, lr=100.0, epochs=2, points_per_epoch=1)
+    assert isinstance(result, Failed) and result.kind == "diverged"
+    assert "epoch 1" in result.message
+
+
+def test_missing_data_is_a_data_failure(tmp_path, monkeypatch):
+    import torchvision
+
+    def no_network(self):
+        raise OSError("network disabled in the tests")
+
+    monkeypatch.setattr(torchvision.datasets.FashionMNIST, "download", no_network)
+    empty = tmp_path / "data"
+    empty.mkdir()
+    config = TrainConfig(dataset="fashion-mnist", data_dir=str(empty), device="cpu")
+    events: list = []
+    result = engine.train(preset("tiny"), config, on_event=events.append, runs_root=tmp_path / "runs")
+    assert isinstance(result, Failed) and result.kind == "data"
+    assert str(empty) in result.message and "train-images-idx3-ubyte" in result.message
+    assert result.run_dir is None and events == [result]
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_resume_continues_from_the_last_epoch(tmp_path, small_sample):
+    small_sample(600, 100)
+    straight, _ = _train(tmp_path / "a", epochs=2, points_per_epoch=2)
+
+    cancel = threading.Event()
+    events: list = []
+
+    def stop_after_epoch_1(event):
+        events.append(event)
+        if isinstance(event, EpochEnd):
+            cancel.set()
+
+    config = TrainConfig(dataset="sample", device="cpu", epochs=2, batch_size=50, points_per_epoch=2)
+    first = engine.train(preset("tiny"), config, on_event=stop_after_epoch_1, cancel=cancel, runs_root=tmp_path / "b")
+    assert first.cancelled and first.epochs_done == 1
+
+    record = load_run(first.run_dir)
+    events = []
+    resumed = engine.train(record.spec, record.config, on_event=events.append, resume=first.run_dir)
+    assert isinstance(resumed, Finished) and not resumed.cancelled and resumed.run_dir == first.run_dir
+    assert events[0].start_epoch == 1 and [e.epoch for e in events if isinstance(e, EpochEnd)] == [2]
+    record = load_run(first.run_dir)
+    assert record.info.status == "finished" and [r["epoch"] for r in record.epochs] == [1, 2]
+    assert [s["epoch_float"] for s in record.steps] == [0.5, 1.0, 1.5, 2.0]
+    # the same numbers as without the interruption: weights, optimizer, shuffling and dropout RNG restored
+    assert resumed.train_loss == pytest.approx(straight.train_loss, rel=1e-4)
+    assert resumed.test_acc == pytest.approx(straight.test_acc, abs=0.011)
+
+    again = engine.train(record.spec, record.config, resume=first.run_dir)
+    assert isinstance(again, Failed) and again.kind == "spec" and "more than 2 epochs" in again.message
+    assert load_run(first.run_dir).info.status == "finished"  # a refused resume leaves the run alone
+
+
+def test_bad_input_is_a_spec_failure(tmp_path, small_sample):
+    result, _ = _train(tmp_path, lr=-1.0)
+    assert isinstance(result, Failed) and result.kind == "spec" and "Learning rate" in result.message
+    deep = preset("vgg11").replace(input_size=28)  # five halvings do not fit 28x28
+    result = engine.train(deep, TrainConfig(dataset="sample", device="cpu"), runs_root=tmp_path)
+    assert isinstance(result, Failed) and result.kind == "spec" and "Block 5" in result.message
+    assert result.run_dir is None and list(tmp_path.iterdir()) == []
+    if not torch.cuda.is_available():
+        result, _ = _train(tmp_path, device="cuda")
+        assert isinstance(result, Failed) and result.kind == "spec" and "CUDA" in result.message
+
+
+def test_unexpected_error_and_out_of_memory(tmp_path, small_sample, monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError("boom in the test pass")
+
+    monkeypatch.setattr(engine, "evaluate", boom)
+    result, _ = _train(tmp_path / "err")
+    assert isinstance(result, Failed) and result.kind == "error" and "boom in the test pass" in result.message
+    assert "Traceback" in (Path(result.run_dir) / "error.log").read_text()
+    assert load_run(result.run_dir).info.status == "failed"
+
+    def oom(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(engine, "evaluate", oom)
+    result, _ = _train(tmp_path / "oom")
+    assert isinstance(result, Failed) and result.kind == "out_of_memory"
+    assert "smaller batch size" in result.message and "ratio" in result.message
+
+
+def test_schedules_and_optimizers():
+    assert engine.lr_factor("constant", 50, 100) == 1.0
+    assert engine.lr_factor("cosine", 0, 100) == 1.0 and engine.lr_factor("cosine", 100, 100) == pytest.approx(0)
+    assert engine.lr_factor("cosine", 50, 100) == pytest.approx(0.5)
+    assert engine.lr_factor("onecycle", 0, 100) == pytest.approx(1 / 25)
+    assert engine.lr_factor("onecycle", 30, 100) == pytest.approx(1.0)
+    assert engine.lr_factor("onecycle", 100, 100) == pytest.approx(1 / 25e4)
+    params = [torch.nn.Parameter(torch.zeros(2))]
+    sgd = engine.make_optimizer(params, TrainConfig(momentum=0.9, weight_decay=1e-4))
+    assert isinstance(sgd, torch.optim.SGD) and sgd.param_groups[0]["momentum"] == 0.9
+    assert isinstance(engine.make_optimizer(params, TrainConfig(optimizer="adam", lr=1e-3)), torch.optim.Adam)
+    assert isinstance(engine.make_optimizer(params, TrainConfig(optimizer="adamw", lr=1e-3)), torch.optim.AdamW)
+
+
+def test_cosine_schedule_reaches_zero_in_the_run(tmp_path, small_sample):
+    small_sample(300, 100)
+    result, events = _train(tmp_path, epochs=2, schedule="cosine", optimizer="sgd", momentum=0.9)
+    lrs = [e.lr for e in events if isinstance(e, EpochEnd)]
+    assert isinstance(result, Finished) and lrs[0] == pytest.approx(0.025, rel=0.02) and lrs[1] == pytest.approx(0)

@@ -1,0 +1,377 @@
+"""The training loop: d2l's `train_ch6` recipe, fast, cancellable, reporting events and writing a run folder.
+
+Speed comes from the data layer (the whole uint8 set lives on the device; batches are indexed, resized
+and normalised as whole tensors) and from never synchronising with the device per batch: the running
+loss and accuracy are summed on the device and read back only a few times per epoch. On CUDA the step
+runs under bf16 autocast with channels_last tensors and cudnn.benchmark. No Qt here: the GUI runs
+`train` in a worker thread and forwards the events.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import Dataset, DataError, Split, batch_indices, load_dataset, prepare_batch, resolve_dataset_name
+from .events import BatchProgress, EpochEnd, Event, Failed, Finished, RunStarted
+from .model import build_initialized
+from .runs import RunError, RunFolder, RunResults
+from .spec import ArchSpec, SpecError, check, to_dict
+from .train_config import ConfigError, TrainConfig, validate_config
+
+NUM_EXAMPLES = 64  # test images kept in results.npz for the results view
+
+
+class _Diverged(Exception):
+    def __init__(self, epoch: int, batch: int, value: float) -> None:
+        super().__init__(f"non-finite loss {value} in epoch {epoch}, batch {batch}")
+        self.epoch, self.batch, self.value = epoch, batch, value
+
+
+class _Cancelled(Exception):
+    """Raised from evaluation when a stop is requested there (training checks the flag inline)."""
+
+
+def pick_device(name: str) -> torch.device:
+    """`auto`: CUDA, then Apple MPS, then the CPU; an explicit choice that is not there is an error."""
+    cuda, mps = torch.cuda.is_available(), torch.backends.mps.is_available()
+    if name == "auto":
+        name = "cuda" if cuda else "mps" if mps else "cpu"
+    if name == "cuda":
+        if not cuda:
+            raise ConfigError("Device cuda was requested, but this torch sees no CUDA GPU; use --device cpu "
+                              "or auto.")
+        return torch.device("cuda", torch.cuda.current_device())
+    if name == "mps":
+        if not mps:
+            raise ConfigError("Device mps was requested, but Apple's MPS backend is not available here; use "
+                              "--device cpu or auto.")
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX); elsewhere bf16 would be emulated and slow."""
+    try:
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except AttributeError:  # an older or newer torch without these probes: stay in float32
+        return False
+
+
+def lr_factor(schedule: str, step: int, total: int) -> float:
+    """Multiplier of the base learning rate after `step` of `total` optimizer steps (applied per step).
+
+    onecycle follows torch's OneCycleLR shape (30% cosine warm-up from lr/25, cosine decay to lr/25e4),
+    without momentum cycling, written as a plain function so a resumed run may extend its epochs.
+    """
+    t = min(step / max(total, 1), 1.0)
+    if schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * t))
+    if schedule == "onecycle":
+        warm, start, end = 0.3, 1 / 25, 1 / 25e4
+        if t < warm:
+            return start + (1 - start) * 0.5 * (1 - math.cos(math.pi * t / warm))
+        return end + (1 - end) * 0.5 * (1 + math.cos(math.pi * (t - warm) / (1 - warm)))
+    return 1.0
+
+
+def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+
+
+@dataclass
+class _Setup:
+    """What one training session works with, prepared before the run folder is touched."""
+
+    spec: ArchSpec
+    config: TrainConfig
+    device: torch.device
+    data: Dataset
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    generator: torch.Generator
+    run: RunFolder
+    start_epoch: int
+    elapsed_before: float  # seconds spent in earlier sessions of a resumed run
+
+    @property
+    def amp(self) -> bool:
+        return self.config.amp and (self.device.type == "cuda" or self.device.type == "cpu" and cpu_has_bf16())
+
+    @property
+    def channels_last(self) -> bool:
+        return self.config.channels_last and self.device.type in ("cuda", "cpu")
+
+    def batch(self, images_u8: torch.Tensor) -> torch.Tensor:
+        d = self.data
+        return prepare_batch(images_u8, self.spec.input_size, d.mean, d.std, channels_last=self.channels_last)
+
+    def autocast(self):
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
+
+
+def train(spec: ArchSpec, config: TrainConfig, on_event: Callable[[Event], None] | None = None,
+          cancel: threading.Event | None = None, runs_root=None, run_dir=None, resume=None) -> Finished | Failed:
+    """Train `spec` with `config`, emitting events; returns (and emits last) the Finished or Failed event.
+
+    `run_dir` names a new run folder (default: a fresh one under `runs_root`); `resume` continues the run
+    in that folder from its last finished epoch up to `config.epochs`, with the run's own architecture.
+    Expected failures come back as Failed with a message for the user, never as an exception.
+    """
+    emit = on_event or (lambda event: None)
+    cancel = cancel if cancel is not None else threading.Event()
+    state: dict = {}  # the run folder once it exists, for the failure handlers
+
+    def fail(kind, message: str) -> Failed:
+        run = state.get("run")
+        if run is not None and state.get("started"):
+            run.update(status="failed", message=message)
+        event = Failed(run_dir=str(run.path) if run is not None else None, kind=kind, message=message)
+        emit(event)
+        return event
+
+    try:
+        s = _setup(spec, config, runs_root, run_dir, resume, state)
+        return _loop(s, emit, cancel)
+    except DataError as exc:
+        return fail("data", str(exc))
+    except (SpecError, ConfigError, RunError) as exc:
+        return fail("spec", str(exc))
+    except _Diverged as exc:
+        word = "NaN" if math.isnan(exc.value) else "infinite"
+        return fail("diverged", f"Training diverged: the loss became {word} in epoch {exc.epoch} "
+                                f"(by batch {exc.batch}) at learning rate {config.lr:g}. Try a smaller learning "
+                                f"rate, such as {config.lr / 10:g}.")
+    except Exception as exc:
+        if _is_out_of_memory(exc):
+            return fail("out_of_memory", _oom_message(spec, config, state))
+        run = state.get("run")
+        if run is not None:
+            run.log_error(traceback.format_exc())
+        where = f" (details in {run.path / 'error.log'})" if run is not None else ""
+        return fail("error", f"Training stopped by an unexpected error: {type(exc).__name__}: {exc}{where}")
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
+
+
+def _oom_message(spec: ArchSpec, config: TrainConfig, state: dict) -> str:
+    s: _Setup | None = state.get("setup")
+    where = f"on {s.device}" if s is not None else ""
+    if s is not None and s.device.type == "cuda":
+        torch.cuda.empty_cache()
+    return (f"Out of memory {where} with batch size {config.batch_size} at {spec.input_size}x{spec.input_size} "
+            f"input. Try a smaller batch size (e.g. {max(1, config.batch_size // 2)}), a smaller input size, "
+            f"or a larger channel ratio (e.g. {spec.ratio * 2}).")
+
+
+def _setup(spec: ArchSpec, config: TrainConfig, runs_root, run_dir, resume, state: dict) -> _Setup:
+    problems = validate_config(config)
+    if problems:
+        raise ConfigError(" ".join(problems))
+    device = pick_device(config.device)
+    dataset = resolve_dataset_name(config.dataset, config.data_dir)
+    config = config.replace(dataset=dataset)  # saved resolved, so a resume trains on the same data
+    data = load_dataset(dataset, config.data_dir, device)
+    spec = check(spec.replace(in_channels=data.channels, num_classes=len(data.classes)))
+
+    torch.manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+    model = build_initialized(spec).to(device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = config.cudnn_benchmark
+    if config.channels_last and device.type in ("cuda", "cpu"):
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = make_optimizer(model.parameters(), config)
+    total_steps = config.epochs * math.ceil(len(data.train) / config.batch_size)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_factor(config.schedule, step, total_steps))
+    params = sum(p.numel() for p in model.parameters())
+
+    start_epoch, elapsed_before = 0, 0.0
+    if resume is not None:
+        run = RunFolder.reopen(resume)
+        state["run"] = run
+        saved = _saved_spec(run)
+        if to_dict(saved) != to_dict(spec):
+            raise SpecError(f"{run.path} was trained with a different architecture ({saved.name}); resume it "
+                            f"with its own architecture (arch.json in the run folder).")
+        ckpt = run.load_checkpoint()
+        start_epoch = int(ckpt["epoch"])
+        if config.epochs <= start_epoch:
+            raise ConfigError(f"The run in {run.path} already has {start_epoch} epochs; ask for more than "
+                              f"{start_epoch} epochs to continue it.")
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        generator.set_state(ckpt["generator"])
+        torch.set_rng_state(ckpt["rng_cpu"])
+        if device.type == "cuda" and "rng_cuda" in ckpt:
+            torch.cuda.set_rng_state(ckpt["rng_cuda"], device)
+        run.truncate(start_epoch)
+        elapsed_before = run.epochs[-1]["elapsed_s"] if run.epochs else 0.0
+        run.write_config(config)
+        run.update(status="running", message="", device=str(device), epochs=config.epochs)
+    else:
+        run = RunFolder.create(spec, config, root=runs_root, path=run_dir, device=str(device), dataset=dataset,
+                               params=params, epochs=config.epochs)
+        state["run"] = run
+    state["started"] = True
+    s = _Setup(spec, config, device, data, model, optimizer, scheduler, generator, run, start_epoch, elapsed_before)
+    state["setup"] = s
+    return s
+
+
+def _saved_spec(run: RunFolder) -> ArchSpec:
+    from .spec import load
+
+    return load(run.path / "arch.json")
+
+
+def _loop(s: _Setup, emit: Callable[[Event], None], cancel: threading.Event) -> Finished:
+    """Epochs of training steps with a few read-backs each, a test pass per epoch, and the run folder kept current."""
+    cfg, data, model, run = s.config, s.data, s.model, s.run
+    n_train, bs = len(data.train), cfg.batch_size
+    num_batches = math.ceil(n_train / bs)
+    points = {max(1, round(k * num_batches / cfg.points_per_epoch)) for k in range(1, cfg.points_per_epoch + 1)}
+    params = sum(p.numel() for p in model.parameters())
+    emit(RunStarted(run_dir=str(run.path), device=str(s.device), dataset=data.name, num_train=n_train,
+                    num_test=len(data.test), batches_per_epoch=num_batches, epochs=cfg.epochs,
+                    start_epoch=s.start_epoch, params=params))
+    t_run = time.perf_counter()
+    trained, train_time, eval_time = 0, 0.0, 0.0  # this session: examples stepped, seconds stepping
+    last = run.epochs[-1] if run.epochs else None
+    train_loss, train_acc = (last["train_loss"], last["train_acc"]) if last else (math.nan, math.nan)
+    test_acc = last["test_acc"] if last else math.nan
+    epochs_done, cancelled = s.start_epoch, False
+
+    for epoch in range(s.start_epoch + 1, cfg.epochs + 1):
+        model.train()
+        t0 = time.perf_counter()
+        loss_sum = torch.zeros((), device=s.device)
+        correct = torch.zeros((), device=s.device, dtype=torch.int64)
+        seen, done, read = 0, 0, 0
+        for i, idx in enumerate(batch_indices(n_train, bs, s.generator, s.device), 1):
+            if cancel.is_set():
+                cancelled = True
+                break
+            x, y = s.batch(data.train.images[idx]), data.train.labels[idx]
+            with s.autocast():
+                out = model(x)
+                loss = F.cross_entropy(out, y)
+            s.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            s.optimizer.step()
+            s.scheduler.step()
+            loss_sum += loss.detach().float() * len(idx)
+            correct += (out.argmax(1) == y).sum()
+            seen, done = seen + len(idx), i
+            if i in points:  # the only host-device synchronisation inside the epoch
+                total, right = torch.stack([loss_sum, correct.float()]).tolist()
+                read = i
+                if not math.isfinite(total):
+                    raise _Diverged(epoch, i, total)
+                train_loss, train_acc = total / seen, right / seen
+                x_epoch = epoch - 1 + i / num_batches
+                run.add_steps([{"epoch_float": x_epoch, "train_loss": train_loss, "train_acc": train_acc}])
+                spent = time.perf_counter() - t0
+                rate = seen / spent
+                left = (cfg.epochs - epoch) * n_train + (n_train - seen)
+                emit(BatchProgress(epoch=epoch, batch=i, num_batches=num_batches, epoch_float=x_epoch,
+                                   train_loss=train_loss, train_acc=train_acc, examples_per_sec=rate,
+                                   eta_s=left / rate + (cfg.epochs - epoch + 1) * eval_time))
+
+        if done != read:  # stopped between read-backs: record what was measured since the last one
+            total, right = torch.stack([loss_sum, correct.float()]).tolist()
+            if not math.isfinite(total):
+                raise _Diverged(epoch, done, total)
+            train_loss, train_acc = total / seen, right / seen
+            run.add_steps([{"epoch_float": epoch - 1 + done / num_batches, "train_loss": train_loss,
+                            "train_acc": train_acc}])
+        epoch_train = time.perf_counter() - t0
+        trained, train_time = trained + seen, train_time + epoch_train
+        if cancelled:
+            break
+
+        t1 = time.perf_counter()
+        try:
+            test_acc, results = evaluate(s, cancel)
+        except _Cancelled:
+            cancelled = True
+            break
+        eval_time = time.perf_counter() - t1
+        elapsed = s.elapsed_before + time.perf_counter() - t_run
+        lr = s.optimizer.param_groups[0]["lr"]
+        row = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "test_acc": test_acc,
+               "examples_per_sec": seen / epoch_train, "elapsed_s": elapsed, "lr": lr}
+        run.add_epoch(row)
+        run.save_results(results)
+        run.save_torch("checkpoint.pt", _checkpoint(s, epoch))
+        epochs_done = epoch
+        emit(EpochEnd(epoch=epoch, train_loss=train_loss, train_acc=train_acc, test_acc=test_acc,
+                      examples_per_sec=seen / epoch_train, elapsed_s=elapsed,
+                      eta_s=(cfg.epochs - epoch) * (epoch_train + eval_time), lr=lr))
+
+    run.save_torch("final.pt", {k: v.detach().cpu() for k, v in model.state_dict().items()})
+    if cancelled:
+        message = (f"Stopped on request during epoch {epochs_done + 1}; the checkpoint holds epoch {epochs_done}, "
+                   f"where a resume continues.")
+    else:
+        message = ""
+    run.update(status="cancelled" if cancelled else "finished", message=message)
+    event = Finished(run_dir=str(run.path), device=str(s.device), epochs_done=epochs_done, train_loss=train_loss,
+                     train_acc=train_acc, test_acc=test_acc,
+                     examples_per_sec=trained / train_time if train_time > 0 else 0.0, cancelled=cancelled)
+    emit(event)
+    return event
+
+
+def _checkpoint(s: _Setup, epoch: int) -> dict:
+    ckpt = {"epoch": epoch, "model": s.model.state_dict(), "optimizer": s.optimizer.state_dict(),
+            "scheduler": s.scheduler.state_dict(), "generator": s.generator.get_state(),
+            "rng_cpu": torch.get_rng_state(), "epochs": list(s.run.epochs)}
+    if s.device.type == "cuda":
+        ckpt["rng_cuda"] = torch.cuda.get_rng_state(s.device)
+    return ckpt
+
+
+@torch.inference_mode()
+def evaluate(s: _Setup, cancel: threading.Event | None = None) -> tuple[float, RunResults]:
+    """Accuracy on the whole test split, with its confusion matrix and a few examples, misclassified first."""
+    s.model.eval()
+    test: Split = s.data.test
+    preds = []
+    for idx in batch_indices(len(test), 2 * s.config.batch_size, None, s.device):
+        if cancel is not None and cancel.is_set():
+            raise _Cancelled
+        with s.autocast():
+            preds.append(s.model(s.batch(test.images[idx])).argmax(1))
+    pred = torch.cat(preds)
+    k = len(s.data.classes)
+    confusion = torch.bincount(test.labels * k + pred, minlength=k * k).reshape(k, k).cpu().numpy()
+    pred_np, true_np = pred.cpu().numpy(), test.labels.cpu().numpy()
+    wrong = np.flatnonzero(pred_np != true_np)
+    chosen = np.concatenate([wrong, np.flatnonzero(pred_np == true_np)])[:NUM_EXAMPLES]
+    examples = test.images[torch.as_tensor(chosen, device=test.images.device)].cpu().numpy()
+    results = RunResults(classes=tuple(s.data.classes), confusion=confusion, examples=examples,
+                         example_pred=pred_np[chosen], example_true=true_np[chosen])
+    return float(np.trace(confusion)) / max(len(test), 1), results
