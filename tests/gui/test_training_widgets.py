@@ -162,7 +162,8 @@ def test_results_view_confusion_and_tiles(qtbot):
     view.show_results(results, "run")
     model = view.confusion_model
     assert sum(model.data(model.index(r, c)) for r in range(2) for c in range(2)) == 15
-    assert model.headerData(1, Qt.Orientation.Horizontal) == "dog"
+    assert model.headerData(1, Qt.Orientation.Horizontal) == "1"
+    assert model.headerData(1, Qt.Orientation.Vertical) == "1  dog"
     assert view.examples.count() == 3
     assert "true: cat" in view.examples.item(0).text()
     assert "12 of 15" in view.caption.text()

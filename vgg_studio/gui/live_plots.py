@@ -129,7 +129,6 @@ class LivePlots(QWidget):
         acc_item.getViewBox().setLimits(yMin=-0.05, yMax=1.05)
         acc_item.enableAutoRange(axis="y", enable=False)
         self.loss_plot.getPlotItem().setLimits(yMin=0)
-        self.loss_plot.setXRange(0, 1, padding=0.02)
 
         # The live run's curves: created once, fed with setData.
         self._loss = _Series()
@@ -145,6 +144,8 @@ class LivePlots(QWidget):
         self._overlays: list[Curves] = []
         self._epochs = 1
         self._label = "current run"
+        self._x_extent = 0.0
+        self._fit_x()
 
         self._redraw_timer = QTimer(self, singleShot=True, interval=REDRAW_MS)
         self._redraw_timer.timeout.connect(self._redraw)
@@ -187,7 +188,7 @@ class LivePlots(QWidget):
         self.clear_live()
         self._label = label
         self._epochs = max(1, event.epochs)
-        self.loss_plot.setXRange(0, self._epochs, padding=0.02)
+        self._fit_x()
         self.speed_label.setText(f"on {event.device}")
 
     def clear_live(self) -> None:
@@ -206,8 +207,11 @@ class LivePlots(QWidget):
         self._test_acc.append(float(event.epoch), event.test_acc)
         self._schedule()
 
-    def finish(self, result: Finished) -> None:
-        if result.examples_per_sec:
+    def finish(self, result: Finished | None = None) -> None:
+        """Draw what is pending now (the run is over: nothing left to throttle)."""
+        self._redraw_timer.stop()
+        self._redraw()
+        if result is not None and result.examples_per_sec:
             self.speed_label.setText(f"{result.examples_per_sec:,.1f} examples/sec on {result.device}")
 
     def show_record(self, curves: Curves, epochs: int) -> None:
@@ -220,7 +224,7 @@ class LivePlots(QWidget):
         for x, acc in zip(curves.epoch_x, curves.test_acc):
             self._test_acc.append(x, acc)
         self._epochs = max(1, epochs)
-        self.loss_plot.setXRange(0, self._epochs, padding=0.02)
+        self._fit_x()
         self._schedule()
 
     def live_curves(self) -> Curves:
@@ -246,6 +250,7 @@ class LivePlots(QWidget):
                 item.setZValue(1)
                 plot.addItem(item)
                 self._overlay_items.append((plot, item))
+        self._fit_x()
         self._schedule()
 
     # --- export ------------------------------------------------------------------------------------
@@ -296,10 +301,23 @@ class LivePlots(QWidget):
         self.loss_curve.setData(self._loss.x, self._loss.y)
         self.train_acc_curve.setData(self._train_acc.x, self._train_acc.y)
         self.test_acc_curve.setData(self._test_acc.x, self._test_acc.y)
-        longest = max([self._epochs, *(float(c.step_x.max()) for c in self._overlays if len(c.step_x))])
-        if self._loss.n and self._loss.x[-1] > longest:
-            longest = float(np.ceil(self._loss.x[-1]))
-        self.loss_plot.getPlotItem().setLimits(xMin=-0.05 * longest, xMax=1.05 * longest)
+        if self._loss.n and self._loss.x[-1] > self._x_extent:  # a run longer than announced
+            self._fit_x()
+
+    def _fit_x(self) -> None:
+        """Like d2l's animator: the x axis spans the whole run from the start, so curves grow into it."""
+        ends = [self._epochs, *(float(c.step_x.max()) for c in self._overlays if len(c.step_x)),
+                *(float(c.epoch_x.max()) for c in self._overlays if len(c.epoch_x))]
+        if self._loss.n:
+            ends.append(float(np.ceil(self._loss.x[-1])))
+        extent = max(ends)
+        if extent == self._x_extent:
+            return
+        self._x_extent = extent
+        item = self.loss_plot.getPlotItem()
+        item.setLimits(xMin=-0.05 * extent, xMax=1.05 * extent)
+        item.setXRange(0, extent, padding=0.02)
+        item.enableAutoRange(x=False)
 
     def _hover(self, plot: pg.PlotWidget, pos: QPointF) -> None:
         vb = plot.getPlotItem().getViewBox()

@@ -25,6 +25,7 @@ from .charts import ChartsPanel
 from .document import ArchDocument
 from .settings import RecentFiles, open_settings, read_int, read_str
 from .summary_view import SummaryView
+from .training import install_training
 
 APP_NAME = "vgg-studio"
 DEFAULT_PRESET = "vgg11"
@@ -112,6 +113,7 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._update_status(self.document.problems)
         self.editor.select_row(0, select=False)
+        install_training(self)
 
     # --- building ------------------------------------------------------------------------------
     def _icon(self, theme: str, fallback: QStyle.StandardPixmap):

@@ -48,7 +48,8 @@ class ConfusionModel(QAbstractTableModel):
             name = self.classes[section]
             if role == Qt.ItemDataRole.ToolTipRole:
                 return f"{'true' if orientation == Qt.Orientation.Vertical else 'predicted'}: {name}"
-            return name
+            # Class names do not fit narrow columns: columns are numbered, rows say which number is which.
+            return f"{section}  {name}" if orientation == Qt.Orientation.Vertical else str(section)
         return None
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -99,6 +100,8 @@ class ResultsView(QWidget):
         self.confusion.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.confusion.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.confusion.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.confusion.verticalHeader().setMinimumSectionSize(14)
+        self.confusion.horizontalHeader().setMinimumSectionSize(24)
         self.confusion.setToolTip("Rows: true class · columns: predicted class")
 
         self.examples = QListWidget(objectName="exampleGrid")
@@ -114,7 +117,7 @@ class ResultsView(QWidget):
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(QLabel("Confusion matrix (rows: true, columns: predicted)"))
+        left_layout.addWidget(QLabel("Confusion matrix (rows: true class, columns: predicted class number)"))
         left_layout.addWidget(self.confusion, 1)
         right = QWidget()
         right_layout = QVBoxLayout(right)

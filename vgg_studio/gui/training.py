@@ -165,8 +165,8 @@ class TrainingController(QObject):
         self.last_result = result
         self.history.active_run = None
         self.panel.show_result(result)
+        self.plots.finish(result if isinstance(result, Finished) else None)
         if isinstance(result, Finished):
-            self.plots.finish(result)
             text = ("Training stopped. " if result.cancelled else "Training finished. ") + \
                 ("  ".join(result.summary_lines()) if result.epochs_done else "")
             self._status(text.strip())
