@@ -51,11 +51,11 @@ def _train(tmp_path, events=None, cancel=None, **config):
 
 
 def test_tiny_learns_on_real_data(tmp_path, small_sample):
-    small_sample(4000, 1000)
-    result, events = _train(tmp_path, epochs=3, batch_size=64, points_per_epoch=4)
+    small_sample(3000, 600)
+    result, events = _train(tmp_path, epochs=3, batch_size=50, points_per_epoch=4)
     assert isinstance(result, Finished) and not result.cancelled, result
     assert isinstance(events[0], RunStarted) and events[-1] is result
-    assert events[0].num_train == 4000 and events[0].batches_per_epoch == 63 and events[0].dataset == "sample"
+    assert events[0].num_train == 3000 and events[0].batches_per_epoch == 60 and events[0].dataset == "sample"
     ends = [e for e in events if isinstance(e, EpochEnd)]
     print("tiny on the sample:", [(e.epoch, round(e.train_loss, 3), round(e.test_acc, 3),
                                     round(e.examples_per_sec)) for e in ends])
@@ -73,7 +73,7 @@ def test_tiny_learns_on_real_data(tmp_path, small_sample):
     assert [r["epoch"] for r in record.epochs] == [1, 2, 3] and len(record.steps) == 12
     assert record.spec.in_channels == 1 and record.spec.num_classes == 10
     res = record.results
-    assert res.confusion.sum() == 1000 and np.trace(res.confusion) / 1000 == pytest.approx(ends[-1].test_acc)
+    assert res.confusion.sum() == 600 and np.trace(res.confusion) / 600 == pytest.approx(ends[-1].test_acc)
     assert res.examples.shape == (64, 1, 28, 28) and res.examples.dtype == np.uint8
     wrong = res.example_pred != res.example_true
     assert wrong.any() and not (np.diff(wrong.astype(int)) > 0).any()  # misclassified first

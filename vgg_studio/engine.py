@@ -332,11 +332,12 @@ def _loop(s: _Setup, emit: Callable[[Event], None], cancel: threading.Event) -> 
                       eta_s=(cfg.epochs - epoch) * (epoch_train + eval_time), lr=lr))
 
     run.save_torch("final.pt", {k: v.detach().cpu() for k, v in model.state_dict().items()})
-    if cancelled:
+    message = ""
+    if cancelled and epochs_done:
         message = (f"Stopped on request during epoch {epochs_done + 1}; the checkpoint holds epoch {epochs_done}, "
                    f"where a resume continues.")
-    else:
-        message = ""
+    elif cancelled:
+        message = "Stopped on request before the first epoch finished, so there is nothing to resume."
     run.update(status="cancelled" if cancelled else "finished", message=message)
     event = Finished(run_dir=str(run.path), device=str(s.device), epochs_done=epochs_done, train_loss=train_loss,
                      train_acc=train_acc, test_acc=test_acc,

@@ -1,0 +1,201 @@
+"""`vgg-studio train`: the training engine from a terminal, printing what d2l's `train_ch6` prints."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import signal
+import sys
+import threading
+from typing import TextIO
+
+from ..events import BatchProgress, EpochEnd, Event, Failed, Finished, RunStarted
+from ..spec import SpecError
+from ..train_config import DATASET_CHOICES, DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig, validate_config
+from .common import EXIT_USAGE, add_arch_args, fail, spec_from_args, warn_problems
+
+EXIT_FAILED = 1
+EXIT_STOPPED = 130  # stopped with Ctrl-C, like a shell reports SIGINT: `train && next` does not go on
+DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3}  # d2l's 0.05 is for SGD; Adam wants ~1e-3
+# Flags that also apply when resuming (each overrides what the run was started with).
+CONFIG_FLAGS = ("dataset", "data_dir", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay",
+                "schedule", "device", "seed")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train", help="train an architecture (Fashion-MNIST by default) and save the run",
+        description="Train like d2l's train_ch6 (Xavier init, SGD lr 0.05, batch 128, 10 epochs, cross-entropy) "
+                    "with a live progress line, one line per epoch, and a run folder holding the metrics, "
+                    "checkpoints and results. Ctrl-C stops cleanly and keeps the folder.")
+    add_arch_args(p, required=False)
+    p.add_argument("--dataset", choices=DATASET_CHOICES, help="default auto: the full Fashion-MNIST if it is in "
+                   "the data folder, else the bundled sample")
+    p.add_argument("--data-dir", metavar="DIR", help="where datasets live (default: the per-user data folder)")
+    p.add_argument("--epochs", type=int, metavar="N", help="default 10")
+    p.add_argument("--batch-size", type=int, metavar="N", help="default 128")
+    p.add_argument("--lr", type=float, metavar="X", help="learning rate (default 0.05 for sgd, 0.001 for adam/adamw)")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, help="default sgd")
+    p.add_argument("--momentum", type=float, metavar="X", help="SGD momentum (default 0)")
+    p.add_argument("--weight-decay", type=float, metavar="X", help="default 0")
+    p.add_argument("--schedule", choices=SCHEDULES, help="learning rate per step (default constant)")
+    p.add_argument("--device", choices=DEVICES, help="default auto: cuda, then mps, then cpu")
+    p.add_argument("--seed", type=int, metavar="N", help="default 0")
+    p.add_argument("--no-amp", dest="amp", action="store_false", default=None,
+                   help="train in float32 on CUDA instead of bf16 autocast")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--out", metavar="RUN_DIR", help="the new run's folder (default: a fresh folder under "
+                       "the runs folder, $VGG_STUDIO_RUNS or ~/.local/share/vgg-studio/runs)")
+    where.add_argument("--resume", metavar="RUN_DIR", help="continue that run from its last finished epoch "
+                       "(give --epochs to go further than it was set to)")
+    p.set_defaults(func=run_train)
+
+
+def _config(args: argparse.Namespace, base: TrainConfig) -> TrainConfig:
+    given = {k: getattr(args, k) for k in CONFIG_FLAGS if getattr(args, k) is not None}
+    if args.amp is not None:
+        given["amp"] = args.amp
+    if "lr" not in given and "optimizer" in given and base.lr == DEFAULT_LR[base.optimizer]:
+        given["lr"] = DEFAULT_LR[given["optimizer"]]
+    return base.replace(**given)
+
+
+def _announce_dataset(config: TrainConfig) -> None:
+    """Say which data "auto" means here, so nobody mistakes a sample run for a full one."""
+    from ..data import default_data_dir, resolve_dataset_name
+
+    if config.dataset != "auto":
+        return
+    name = resolve_dataset_name("auto", config.data_dir)
+    folder = config.data_dir or default_data_dir()
+    if name == "sample":
+        print(f"vgg-studio: the full Fashion-MNIST is not in {folder}; training on the bundled sample "
+              f"(use --dataset fashion-mnist to download the full set).", file=sys.stderr)
+    else:
+        print(f"vgg-studio: training on the full Fashion-MNIST in {folder}.", file=sys.stderr)
+
+
+def _clock(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    s = int(seconds + 0.5)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+class Printer:
+    """Turns engine events into terminal output: a live line on stderr, one line per epoch on stdout."""
+
+    def __init__(self, out: TextIO | None = None, err: TextIO | None = None) -> None:
+        self.out, self.err = out or sys.stdout, err or sys.stderr
+        self.live = self.err.isatty()
+        self.epochs = 0
+        self.pending = False  # a \r line is on screen
+
+    def _clear(self) -> None:
+        if self.pending:
+            self.err.write("\r\033[K")
+            self.pending = False
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, RunStarted):
+            self.epochs = event.epochs
+            resumed = f", resuming after epoch {event.start_epoch}" if event.start_epoch else ""
+            print(f"training {event.params:,} parameters on {event.device}: {event.dataset}, {event.num_train:,} "
+                  f"train / {event.num_test:,} test images, {event.batches_per_epoch} batches per epoch"
+                  f"{resumed}", file=self.err)
+            print(f"run folder: {event.run_dir}", file=self.err)
+        elif isinstance(event, BatchProgress):
+            width = 20
+            filled = int(width * event.batch / event.num_batches)
+            text = (f"epoch {event.epoch}/{self.epochs} [{'#' * filled}{'.' * (width - filled)}] "
+                    f"{event.batch}/{event.num_batches}  loss {event.train_loss:.3f}  acc {event.train_acc:.3f}  "
+                    f"{event.examples_per_sec:.1f} ex/s  ETA {_clock(event.eta_s)}")
+            if self.live:
+                self.err.write("\r\033[K" + text)
+                self.pending = True
+            else:
+                self.err.write(text + "\n")
+            self.err.flush()
+        elif isinstance(event, EpochEnd):
+            self._clear()
+            print(f"epoch {event.epoch}/{self.epochs}: loss {event.train_loss:.3f}, train acc {event.train_acc:.3f}, "
+                  f"test acc {event.test_acc:.3f}, {event.examples_per_sec:.1f} examples/sec, "
+                  f"{_clock(event.elapsed_s)} elapsed", file=self.out, flush=True)
+        elif isinstance(event, Finished):
+            self._clear()
+            if event.cancelled:
+                print(f"vgg-studio: stopped on request after {event.epochs_done} finished epoch"
+                      f"{'s' if event.epochs_done != 1 else ''}; the run folder keeps what was measured.",
+                      file=self.err)
+            if event.epochs_done:
+                for line in event.summary_lines():
+                    print(line, file=self.out)
+            print(f"run folder: {event.run_dir}", file=self.out, flush=True)
+        elif isinstance(event, Failed):
+            self._clear()
+
+
+class _CtrlC:
+    """First Ctrl-C asks the engine to stop after the current batch; a second one quits at once."""
+
+    def __init__(self, cancel: threading.Event) -> None:
+        self.cancel, self.previous = cancel, None
+
+    def __enter__(self) -> _CtrlC:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.cancel.is_set():
+            raise KeyboardInterrupt
+        self.cancel.set()
+        print("\nvgg-studio: stopping after this batch (Ctrl-C again to quit at once)...", file=sys.stderr)
+
+    def __exit__(self, *exc) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from ..engine import train
+    from ..runs import RunError, load_run
+
+    arch_given = args.preset or args.arch
+    overrides = [k for k in ("input_size", "in_channels", "ratio", "num_classes") if getattr(args, k) is not None]
+    if args.resume:
+        if arch_given or overrides:
+            return fail("--resume continues a run with its own architecture; leave out --preset, --arch and the "
+                        "architecture overrides.")
+        try:
+            record = load_run(args.resume)
+        except RunError as exc:
+            return fail(str(exc))
+        spec, config = record.spec, _config(args, record.config)
+    else:
+        if not arch_given:
+            return fail("choose an architecture: --preset NAME (e.g. --preset tiny) or --arch FILE.json.")
+        try:
+            spec = spec_from_args(args)
+        except SpecError as exc:
+            return fail(str(exc))
+        warn_problems(spec)
+        config = _config(args, TrainConfig())
+    problems = validate_config(config)
+    if problems:
+        return fail(" ".join(problems))
+    _announce_dataset(config)
+
+    cancel = threading.Event()
+    try:
+        with _CtrlC(cancel):
+            result = train(spec, config, on_event=Printer(), cancel=cancel, run_dir=args.out, resume=args.resume)
+    except KeyboardInterrupt:
+        print("vgg-studio: interrupted; the run folder keeps its last finished epoch.", file=sys.stderr)
+        return EXIT_STOPPED
+    if isinstance(result, Failed):
+        print(f"vgg-studio: error: {result.message}", file=sys.stderr)
+        if result.run_dir:
+            print(f"run folder: {result.run_dir}", file=sys.stderr)
+        return EXIT_USAGE if result.kind in ("data", "spec") else EXIT_FAILED
+    return EXIT_STOPPED if result.cancelled else 0
