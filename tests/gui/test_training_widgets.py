@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPointF, QSettings, Qt
 from PySide6.QtWidgets import QProgressBar, QPushButton
 
 from training_fixtures import FakeEngine, StandInWindow, forget_edits, isolated, points, stand_in  # noqa: F401 (fixtures)
@@ -143,6 +143,12 @@ def test_plots_export_and_overlays(qtbot, tmp_path: Path):
     assert len(plots.accuracy_plot.getPlotItem().listDataItems()) == 2
     assert "examples/sec" in plots.speed_label.text()
 
+    # Hovering over epoch 1 reads the values there.
+    vb = plots.loss_plot.getPlotItem().getViewBox()
+    plots._hover(plots.loss_plot, vb.mapViewToScene(QPointF(1.02, 0.6)))
+    assert plots.hover_label.text().startswith("epoch 1.00:")
+    assert "train loss 1.000" in plots.hover_label.text() and "test acc 0.450" in plots.hover_label.text()
+
     plots.export_png(tmp_path / "curves.png", width=800)
     assert (tmp_path / "curves.png").stat().st_size > 1000
     plots.export_csv(tmp_path / "curves.csv")
@@ -172,3 +178,16 @@ def test_results_view_confusion_and_tiles(qtbot):
     assert view.examples.count() == 1
     view.show_results(None, "x")
     assert view.examples.count() == 0 and "no results" in view.caption.text()
+
+
+def test_settings_are_remembered(qtbot, isolated):
+    settings = QSettings(str(isolated / "training.ini"), QSettings.Format.IniFormat)
+    panel = TrainingPanel(devices=[("auto", "Auto (cpu)"), ("cpu", "CPU")])
+    qtbot.addWidget(panel)
+    panel.set_config(panel.config().replace(epochs=4, lr=0.01, optimizer="adamw", dataset="mnist"))
+    panel.resize_box.setValue(32)
+    panel.save_settings(settings)
+    again = TrainingPanel(devices=[("auto", "Auto (cpu)"), ("cpu", "CPU")])
+    qtbot.addWidget(again)
+    again.restore_settings(settings)
+    assert again.config() == panel.config() and again.resize_override() == 32
