@@ -9,6 +9,7 @@ runs under bf16 autocast with channels_last tensors and cudnn.benchmark. No Qt h
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -27,6 +28,7 @@ from .events import BatchProgress, EpochEnd, Event, Failed, Finished, RunStarted
 from .model import build_initialized
 from .runs import RunError, RunFolder, RunResults
 from .spec import ArchSpec, SpecError, check, to_dict
+from .spec import load as load_spec
 from .train_config import ConfigError, TrainConfig, validate_config
 
 NUM_EXAMPLES = 64  # test images kept in results.npz for the results view
@@ -122,7 +124,7 @@ class _Setup:
         return prepare_batch(images_u8, self.spec.input_size, d.mean, d.std, channels_last=self.channels_last)
 
     def autocast(self):
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
+        return torch.autocast(self.device.type, dtype=torch.bfloat16) if self.amp else contextlib.nullcontext()
 
 
 def train(spec: ArchSpec, config: TrainConfig, on_event: Callable[[Event], None] | None = None,
@@ -157,6 +159,10 @@ def train(spec: ArchSpec, config: TrainConfig, on_event: Callable[[Event], None]
         return fail("diverged", f"Training diverged: the loss became {word} in epoch {exc.epoch} "
                                 f"(by batch {exc.batch}) at learning rate {config.lr:g}. Try a smaller learning "
                                 f"rate, such as {config.lr / 10:g}.")
+    except KeyboardInterrupt:  # a hard stop (the CLI's second Ctrl-C): say so on disk, then let it through
+        if state.get("started"):
+            state["run"].update(status="cancelled", message="Interrupted; the checkpoint holds the last finished epoch.")
+        raise
     except Exception as exc:
         if _is_out_of_memory(exc):
             return fail("out_of_memory", _oom_message(spec, config, state))
@@ -176,10 +182,10 @@ def _is_out_of_memory(exc: BaseException) -> bool:
 
 def _oom_message(spec: ArchSpec, config: TrainConfig, state: dict) -> str:
     s: _Setup | None = state.get("setup")
-    where = f"on {s.device}" if s is not None else ""
+    where = f" on {s.device}" if s is not None else ""
     if s is not None and s.device.type == "cuda":
         torch.cuda.empty_cache()
-    return (f"Out of memory {where} with batch size {config.batch_size} at {spec.input_size}x{spec.input_size} "
+    return (f"Out of memory{where} with batch size {config.batch_size} at {spec.input_size}x{spec.input_size} "
             f"input. Try a smaller batch size (e.g. {max(1, config.batch_size // 2)}), a smaller input size, "
             f"or a larger channel ratio (e.g. {spec.ratio * 2}).")
 
@@ -211,7 +217,7 @@ def _setup(spec: ArchSpec, config: TrainConfig, runs_root, run_dir, resume, stat
     if resume is not None:
         run = RunFolder.reopen(resume)
         state["run"] = run
-        saved = _saved_spec(run)
+        saved = load_spec(run.path / "arch.json")
         if to_dict(saved) != to_dict(spec):
             raise SpecError(f"{run.path} was trained with a different architecture ({saved.name}); resume it "
                             f"with its own architecture (arch.json in the run folder).")
@@ -239,12 +245,6 @@ def _setup(spec: ArchSpec, config: TrainConfig, runs_root, run_dir, resume, stat
     s = _Setup(spec, config, device, data, model, optimizer, scheduler, generator, run, start_epoch, elapsed_before)
     state["setup"] = s
     return s
-
-
-def _saved_spec(run: RunFolder) -> ArchSpec:
-    from .spec import load
-
-    return load(run.path / "arch.json")
 
 
 def _loop(s: _Setup, emit: Callable[[Event], None], cancel: threading.Event) -> Finished:
