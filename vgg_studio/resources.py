@@ -1,15 +1,24 @@
 """Locate files under the repository's `resources/` folder (presets, the bundled data sample, icons).
 
-`resources/` sits beside the `vgg_studio` package at the repository root; the package is installed
-editable, so the folder is found relative to this file. One helper, so a future packaged layout only
-changes this module.
+`resources/` sits beside the `vgg_studio` package at the repository root; pyproject.toml installs it
+as the data-only package `vgg_studio._resources`, so both editable and regular installs find it. Running
+from a source tree that was never installed falls back to the folder beside the package.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
-RESOURCES_DIR = Path(__file__).resolve().parent.parent / "resources"
+
+def _resources_dir() -> Path:
+    spec = importlib.util.find_spec("vgg_studio._resources")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return Path(__file__).resolve().parent.parent / "resources"
+
+
+RESOURCES_DIR = _resources_dir()
 
 
 class ResourceError(FileNotFoundError):
@@ -22,6 +31,6 @@ def resource_path(*parts: str) -> Path:
     if not path.exists():
         raise ResourceError(
             f"The bundled file {path} is missing. vgg-studio expects its 'resources' folder beside the "
-            f"'vgg_studio' package (install from a full checkout with 'pip install -e .')."
+            f"'vgg_studio' package (reinstall vgg-studio from a full checkout)."
         )
     return path
