@@ -85,6 +85,25 @@ def test_train_stop_train_again_then_inspect(qtbot, main_window):
     assert len(ctl.plots._overlay_items) == 3
     assert ctl.history.open_button.isEnabled() is False  # two selected
 
+    # Delete the stopped run (asked first; "no" keeps it).
+    ctl.history.select([Path(stopped.run_dir)])
+    asked = []
+    ctl.history.confirm = lambda text: asked.append(text) or False
+    _click(qtbot, window, "deleteRunButton")
+    assert Path(stopped.run_dir).is_dir() and asked
+    ctl.history.confirm = lambda text: True
+    _click(qtbot, window, "deleteRunButton")
+    assert not Path(stopped.run_dir).exists()
+    assert [i.path for i in ctl.history.infos()] == [run_dir]
+
+    # Open the finished run's architecture in the editor.
+    window.document.undo_stack.setClean()  # no unsaved-changes question
+    window.document.set_field("ratio", 8)
+    window.document.undo_stack.setClean()
+    ctl.history.select([run_dir])
+    _click(qtbot, window, "openRunArchButton")
+    assert window.document.spec == spec_mod.load(run_dir / "arch.json") == FAST_TINY
+
 
 def test_close_mid_run_ends_the_thread(qtbot, main_window, qtlog):
     window = main_window

@@ -200,8 +200,8 @@ class TrainingPanel(QWidget):
             try:
                 self.set_config(TrainConfig().replace(**{k: v for k, v in raw.items()
                                                          if k in TrainConfig.__dataclass_fields__}))
-            except (TypeError, ValueError):
-                pass  # settings from another version: keep the defaults rather than half of them
+            except (TypeError, ValueError):  # settings from another version: defaults, not half of them
+                self.set_config(TrainConfig())
         try:
             self.resize_box.setValue(int(settings.value("training/resize", 0)))
         except (TypeError, ValueError):
