@@ -1,0 +1,136 @@
+"""The main window: fresh start, object names, title, files, presets, settings, close guards, panels."""
+
+from __future__ import annotations
+
+import json
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QComboBox, QDockWidget, QLabel, QMessageBox, QStatusBar, QTableView, QTreeView
+
+from vgg_studio.gui import MainWindow
+from vgg_studio.spec import PRESET_NAMES, Block, load, preset, save
+
+
+def test_fresh_install_opens_vgg11_with_its_summary(window):
+    assert window.document.spec == preset("vgg11")
+    tree = window.findChild(QTreeView, "summaryView")
+    assert tree.model().rowCount() == 7 and tree.isVisible()
+    assert window.summary_view.total_params_text() == "128,806,154"
+    assert window.windowTitle() == "VGG-11 — vgg-studio"
+    combo = window.findChild(QComboBox, "presetCombo")
+    assert combo.currentData() == "vgg11"
+
+
+def test_stable_object_names(window):
+    for cls, name in [(QTableView, "archTable"), (QTreeView, "summaryView"), (QComboBox, "presetCombo"),
+                      (QStatusBar, "statusBar")]:
+        assert window.findChild(cls, name) is not None, name
+    assert window.findChild(object, "paramChart") is window.param_chart
+    assert window.findChild(object, "flopChart") is window.flop_chart
+    for name in PRESET_NAMES:
+        assert window.findChild(QAction, f"preset_{name}") is not None
+
+
+def test_title_marks_unsaved_changes_and_shows_the_file(window, dialogs, tmp_path):
+    window.document.set_field("num_classes", 100)
+    assert window.windowTitle() == "VGG-11* — vgg-studio"
+    dialogs.save_path = str(tmp_path / "mine")  # no suffix: .json is added
+    window.findChild(QAction, "action_save").trigger()
+    assert window.windowTitle() == "mine.json — vgg-studio"
+    assert load(tmp_path / "mine.json").num_classes == 100
+    window.document.set_field("num_classes", 10)
+    assert window.windowTitle() == "mine.json* — vgg-studio"
+    window.findChild(QAction, "action_save").trigger()  # known file: no dialog
+    assert load(tmp_path / "mine.json").num_classes == 10 and not window.document.is_dirty()
+    window.document.undo_stack.undo()
+    assert window.windowTitle() == "mine.json* — vgg-studio"
+
+
+def test_open_via_dialog_adds_recent_file_and_is_remembered(qtbot, window, dialogs, tmp_path):
+    path = tmp_path / "small.json"
+    save(preset("tiny").replace(name="my tiny"), path)
+    dialogs.open_path = str(path)
+    window.findChild(QAction, "action_open").trigger()
+    assert window.document.spec.name == "my tiny" and window.document.path == path.resolve()
+    assert window.findChild(QComboBox, "presetCombo").currentIndex() == -1
+    assert window.recent.paths() == [path.resolve()]
+    window.recent_menu.aboutToShow.emit()
+    assert any("small.json" in a.text() for a in window.recent_menu.actions())
+    window.close()
+
+    again = MainWindow()  # the next launch reopens the last file
+    qtbot.addWidget(again)
+    assert again.document.path == path.resolve() and again.document.spec.name == "my tiny"
+
+
+def test_last_preset_is_remembered(qtbot, window):
+    window.findChild(QAction, "preset_vgg16").trigger()
+    assert window.document.spec == preset("vgg16")
+    window.close()
+    again = MainWindow()
+    qtbot.addWidget(again)
+    assert again.document.spec == preset("vgg16")
+    assert again.findChild(QComboBox, "presetCombo").currentData() == "vgg16"
+
+
+def test_bad_file_is_a_message_and_keeps_the_document(window, dialogs, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"blocks": [[1, 64]], "colour": "red"}), encoding="utf-8")
+    window.document.set_block(0, Block(2, 64))
+    assert not window.open_file(bad)
+    assert dialogs.warnings and "Unknown key 'colour'" in dialogs.warnings[-1]
+    assert window.document.spec.blocks[0] == Block(2, 64) and window.document.is_dirty()
+
+
+def test_unsaved_changes_are_asked_about(window, dialogs):
+    window.document.set_block(0, Block(2, 64))
+    dialogs.answer = QMessageBox.StandardButton.Cancel
+    assert not window.open_preset("vgg19")
+    assert window.document.spec.blocks[0] == Block(2, 64) and len(dialogs.questions) == 1
+    assert window.findChild(QComboBox, "presetCombo").currentData() == "vgg11"
+    dialogs.answer = QMessageBox.StandardButton.Discard
+    combo = window.findChild(QComboBox, "presetCombo")
+    combo.activated.emit(combo.findData("vgg19"))
+    assert window.document.spec == preset("vgg19") and not window.document.is_dirty()
+
+
+def test_close_runs_guards_first_then_asks(window, dialogs):
+    calls = []
+    window.close_guards.append(lambda: calls.append("guard") or True)
+    window.document.set_block(0, Block(2, 64))
+    dialogs.answer = QMessageBox.StandardButton.Cancel
+    assert not window.close() and calls == ["guard"] and len(dialogs.questions) == 1
+    window.close_guards.append(lambda: False)  # e.g. training refused to stop
+    assert not window.close() and len(dialogs.questions) == 1
+    window.close_guards.pop()
+    dialogs.answer = QMessageBox.StandardButton.Discard
+    assert window.close()
+
+
+def test_add_panel_docks_and_lists_in_view_menu(qtbot, window):
+    panel = QLabel("training goes here")
+    dock = window.add_panel("Training curves", panel, object_name="curvesDock")
+    assert isinstance(dock, QDockWidget) and dock.objectName() == "curvesDock"
+    assert window.dockWidgetArea(dock) == Qt.DockWidgetArea.BottomDockWidgetArea
+    qtbot.waitUntil(lambda: dock in window.tabifiedDockWidgets(window.charts_dock), timeout=2000)
+    assert not window.charts_dock.visibleRegion().isEmpty()  # the charts stay the visible tab
+    assert dock.toggleViewAction() in window.view_menu.actions()
+    right = window.add_panel("Training", QLabel("panel"), Qt.DockWidgetArea.RightDockWidgetArea)
+    assert window.dockWidgetArea(right) == Qt.DockWidgetArea.RightDockWidgetArea
+
+
+def test_load_spec_from_a_run(window):
+    spec = preset("d2l-small").replace(name="run 7")
+    assert window.load_spec(spec, "/runs/run-7/arch.json")
+    assert window.document.spec == spec and window.document.path is None
+    assert window.windowTitle() == "arch.json — vgg-studio"
+    assert window.findChild(QComboBox, "presetCombo").currentIndex() == -1
+
+
+def test_validity_is_api_for_training(qtbot, window):
+    with qtbot.waitSignal(window.document.validityChanged) as blocker:
+        window.document.set_field("input_size", 8)
+    assert blocker.args == [False] and not window.document.is_valid()
+    window.findChild(QAction, "action_undo").trigger()
+    assert window.document.is_valid()

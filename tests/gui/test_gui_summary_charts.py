@@ -1,0 +1,59 @@
+"""The summary tree and the charts show what `summarize` computes, and follow every edit."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtWidgets import QTreeView
+
+from vgg_studio.gui.charts import short_label
+from vgg_studio.gui.summary_view import COL_PARAMS, GroupRole
+from vgg_studio.spec import PRESET_NAMES, Block, preset
+from vgg_studio.summary import summarize
+from vgg_studio.units import nbytes, thousands
+
+
+@pytest.mark.parametrize("name", PRESET_NAMES)
+def test_tree_and_charts_match_the_core(qtbot, window, name):
+    assert window.open_preset(name)
+    expected = summarize(preset(name))
+    tree = window.findChild(QTreeView, "summaryView")
+    model = tree.model()
+    groups = [model.item(r, 0) for r in range(model.rowCount())]
+    assert len(groups) == len(expected.blocks) + 2  # blocks, classifier, total
+    assert sum(g.rowCount() for g in groups) == len(expected.layers)
+    assert window.summary_view.total_params_text() == thousands(expected.total_params)
+    for b, group in zip(expected.blocks, groups):
+        assert group.data(GroupRole) == b.block
+        assert model.item(group.row(), COL_PARAMS).text() == thousands(b.params)
+
+    with_params = [r for r in expected.layers if r.params > 0]
+    assert len(window.param_chart.bar_heights()) == len(with_params)
+    assert len(window.flop_chart.bar_heights()) == len([r for r in expected.layers if r.flops > 0])
+    assert sum(window.param_chart.bar_heights()) == pytest.approx(100.0)
+    ticks = window.param_chart.getPlotItem().getAxis("bottom")._tickLevels[0]
+    assert [label for _, label in ticks] == [short_label(r) for r in with_params]
+
+
+def test_charts_make_the_seeds_point(qtbot, window):
+    """VGG-11: fc1 holds 79.8% of the parameters; convolutions do nearly all the FLOPs."""
+    heights = window.param_chart.bar_heights()
+    fc1 = [r.name for r in window.param_chart.layers].index("fc1")
+    assert heights[fc1] == max(heights) == pytest.approx(79.78, abs=0.01)
+    assert window.param_chart.peak_label.toPlainText() == "fc1: 79.8%"
+    assert "convs 98.4%" in window.flop_chart.title_text
+
+
+def test_summary_follows_edits_and_memory_follows_batch_size(qtbot, window):
+    window.document.set_block(4, Block(2, 256))
+    expected = summarize(window.document.spec)
+    assert window.summary_view.total_params_text() == thousands(expected.total_params)
+    view = window.summary_view
+    view.batch_spin.setValue(32)
+    assert nbytes(expected.training_memory(32).total_bytes) in view.memory_label.text()
+    view.optimizer_combo.setCurrentIndex(view.optimizer_combo.findData("adam"))
+    assert nbytes(expected.training_memory(32, optimizer="adam").total_bytes) in view.memory_label.text()
+
+
+def test_headline_names_the_dominant_layers(qtbot, window):
+    text = window.summary_view.headline.text()
+    assert "128,806,154 parameters" in text and "79.8%" in text
