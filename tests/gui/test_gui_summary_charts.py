@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from PySide6.QtCore import QPointF
 from PySide6.QtWidgets import QTreeView
 
 from vgg_studio.gui.charts import short_label
@@ -57,3 +58,15 @@ def test_summary_follows_edits_and_memory_follows_batch_size(qtbot, window):
 def test_headline_names_the_dominant_layers(qtbot, window):
     text = window.summary_view.headline.text()
     assert "128,806,154 parameters" in text and "79.8%" in text
+
+
+def test_hovering_a_bar_explains_it(qtbot, window, monkeypatch):
+    from PySide6.QtWidgets import QToolTip
+
+    shown = []
+    monkeypatch.setattr(QToolTip, "showText", staticmethod(lambda _pos, text, *_a: shown.append(text)))
+    chart = window.param_chart
+    fc1 = [r.name for r in chart.layers].index("fc1")
+    view_point = chart.getPlotItem().vb.mapViewToScene(QPointF(fc1, 10.0))
+    chart.scene().sigMouseMoved.emit(view_point)
+    assert shown and shown[-1].startswith("fc1 (Linear)") and "102,764,544 parameters" in shown[-1]

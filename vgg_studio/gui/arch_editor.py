@@ -69,6 +69,7 @@ class ArchEditor(QWidget):
         header.setStretchLastSection(True)
         header.setMinimumSectionSize(36)
         self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 10)
+        self._fit_table_width()
 
         self.actions = self._make_actions()
         buttons = QHBoxLayout()
@@ -103,6 +104,15 @@ class ArchEditor(QWidget):
         self.table.selectionModel().currentChanged.connect(lambda *_: self._update_actions())
         document.edited.connect(self._follow_change)
         self._update_actions()
+
+    def _fit_table_width(self) -> None:
+        """Never let the dock squeeze the table below its columns (no clipped numbers)."""
+        header = self.table.horizontalHeader()
+        columns = sum(max(header.sectionSizeHint(c), self.table.sizeHintForColumn(c))
+                      for c in range(self.model.columnCount()))
+        scrollbar = self.table.verticalScrollBar().sizeHint().width()
+        self.table.setMinimumWidth(columns + 2 * self.table.frameWidth() + scrollbar + 8)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
     # --- actions -------------------------------------------------------------------------------
     def _make_actions(self) -> dict[str, QAction]:

@@ -16,12 +16,12 @@ from .document import ArchDocument
 from .undo_commands import Change
 
 COL_INDEX, COL_CONVS, COL_CHANNELS, COL_EFFECTIVE, COL_SIZE = range(5)
-HEADERS = ("#", "Convs", "Out channels", "Channels used", "Output size")
+HEADERS = ("#", "Convs", "Channels", "After ratio", "Output")
 HEADER_TIPS = (
     "Block number, in forward order",
     "3×3 convolutions (each followed by ReLU) before the block's 2×2 max-pool",
     "Channels of every convolution in the block, before the ratio",
-    "Channels the network really has: out channels ÷ ratio (d2l's small_conv_arch uses ratio 4)",
+    "Effective channels, what the network really has: channels ÷ ratio (d2l's small_conv_arch uses ratio 4)",
     "Height × width of the feature map after the block's pool",
 )
 # Which cell a problem's `field` points at; "blocks" problems (spatial) point at the output size.

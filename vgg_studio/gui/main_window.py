@@ -241,7 +241,7 @@ class MainWindow(QMainWindow):
         return dock
 
     def _default_sizes(self) -> None:
-        self.resizeDocks([self.arch_dock], [440], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.arch_dock], [self.editor.minimumSizeHint().width()], Qt.Orientation.Horizontal)
         self.resizeDocks([self.charts_dock], [270], Qt.Orientation.Vertical)
 
     # --- documents -----------------------------------------------------------------------------

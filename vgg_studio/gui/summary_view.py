@@ -15,16 +15,13 @@ from ..summary import OPTIMIZER_STATE_COPIES, LayerRow, Summary
 from ..units import nbytes, shape, si, thousands
 from .document import ArchDocument
 
-COLUMNS = ("Layer", "Type", "Output shape", "Parameters", "% params", "FLOPs", "% FLOPs", "Activations")
-COL_LAYER, COL_TYPE, COL_SHAPE, COL_PARAMS, COL_PSHARE, COL_FLOPS, COL_FSHARE, COL_ACT = range(len(COLUMNS))
+COLUMNS = ("Layer", "Output shape", "Parameters", "FLOPs", "Activations")
+COL_LAYER, COL_SHAPE, COL_PARAMS, COL_FLOPS, COL_ACT = range(len(COLUMNS))
 COLUMN_TIPS = (
-    "Layer name: blockN.convK / reluK / pool, flatten, fcN",
-    "Module class, as d2l prints it",
+    "Layer name (blockN: convK, reluK, pool; flatten, fcN) — hover for its module class",
     "Output shape for one image (batch, channels, height, width)",
-    "Learnable weights and biases",
-    "Share of all parameters",
-    "Floating-point operations for one image, forward (2 per multiply-add)",
-    "Share of all FLOPs",
+    "Learnable weights and biases (hover for the share of the whole network)",
+    "Floating-point operations for one image, forward, 2 per multiply-add (hover for the exact count and share)",
     "Size of this layer's output for one image, float32",
 )
 GroupRole = Qt.ItemDataRole.UserRole + 1  # block index for block groups; -1 classifier; -2 total
@@ -68,9 +65,10 @@ class SummaryView(QWidget):
         self.tree.setSelectionMode(QTreeView.SelectionMode.ExtendedSelection)
         self.tree.setAccessibleName("Per-layer summary")
         header = self.tree.header()
+        # Every column as wide as its widest number (never squeezed to nothing); room left over stays
+        # on the right rather than stretching the names away from their numbers.
         header.setStretchLastSection(False)
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(COL_LAYER, QHeaderView.ResizeMode.Stretch)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignCenter)
         self._expanded: set[int] = {CLASSIFIER}  # groups open by default: where fc1 dominates
         self.tree.expanded.connect(lambda index: self._expanded.add(index.data(GroupRole)))
@@ -97,7 +95,7 @@ class SummaryView(QWidget):
         memory_row.addWidget(QLabel("with"))
         memory_row.addWidget(self.optimizer_combo)
         memory_row.addWidget(QLabel("(float32):"))
-        memory_row.addWidget(self.memory_label, 1)
+        memory_row.addStretch(1)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -105,6 +103,7 @@ class SummaryView(QWidget):
         layout.addWidget(self.banner)
         layout.addWidget(self.tree, 1)
         layout.addLayout(memory_row)
+        layout.addWidget(self.memory_label)
 
         document.summaryChanged.connect(self.show_summary)
         document.problemsChanged.connect(lambda _problems: self._show_banner())
@@ -176,29 +175,30 @@ class SummaryView(QWidget):
         total_params = summary.total_params or 1
         total_flops = summary.total_flops or 1
         for b in summary.blocks:
-            label = f"Block {b.block + 1}   {b.num_convs} × {b.channels:,} ch"
-            group = self._row(root, label, "", b.output_shape, b.params, b.params / total_params, b.flops,
+            label = f"Block {b.block + 1}  ({b.num_convs} × {b.channels:,})"
+            group = self._row(root, label, f"{b.num_convs} convolutions with {b.channels:,} channels, then a max-pool",
+                              b.output_shape, b.params, b.params / total_params, b.flops,
                               b.flops / total_flops, b.activation_bytes, key=b.block, bold=True)
             for layer in summary.rows_of_block(b.block):
                 self._layer_row(group, layer, layer.name.split(".", 1)[-1])
         head = summary.head
-        group = self._row(root, "Classifier", "", head[-1].output_shape, sum(r.params for r in head),
-                          sum(r.param_share for r in head), sum(r.flops for r in head),
+        group = self._row(root, "Classifier", "Flatten, then the fully connected layers", head[-1].output_shape,
+                          sum(r.params for r in head), sum(r.param_share for r in head), sum(r.flops for r in head),
                           sum(r.flop_share for r in head), sum(r.activation_bytes for r in head),
                           key=CLASSIFIER, bold=True)
         for layer in head:
             self._layer_row(group, layer, layer.name)
-        self._row(root, "Total", f"{len(summary.layers)} layers", (), summary.total_params, 1.0,
+        self._row(root, f"Total  ({len(summary.layers)} layers)", "The whole network, for one image", (),
+                  summary.total_params, 1.0,
                   summary.total_flops, 1.0, summary.total_activation_bytes, key=TOTAL, bold=True)
 
     def _layer_row(self, parent: QStandardItem, layer: LayerRow, label: str) -> None:
-        self._row(parent, label, layer.type, layer.output_shape, layer.params, layer.param_share, layer.flops,
+        self._row(parent, label, f"{layer.name}: {layer.type}", layer.output_shape, layer.params, layer.param_share, layer.flops,
                   layer.flop_share, layer.activation_bytes, key=layer.block if layer.block is not None else CLASSIFIER)
 
-    def _row(self, parent: QStandardItem, label: str, typ: str, out_shape: tuple[int, ...], params: int,
+    def _row(self, parent: QStandardItem, label: str, about: str, out_shape: tuple[int, ...], params: int,
              pshare: float, flops: int, fshare: float, act: int, key: int, bold: bool = False) -> QStandardItem:
-        texts = [label, typ, shape(out_shape) if out_shape else "", thousands(params), _percent(pshare),
-                 thousands(flops), _percent(fshare), nbytes(act)]
+        texts = [label, shape(out_shape) if out_shape else "", thousands(params), si(flops), nbytes(act)]
         items = [QStandardItem(t) for t in texts]
         for col, item in enumerate(items):
             item.setEditable(False)
@@ -209,8 +209,9 @@ class SummaryView(QWidget):
                 font = QFont()
                 font.setBold(True)
                 item.setFont(font)
-        items[COL_PARAMS].setToolTip(f"{params:,} parameters ({si(params)})")
-        items[COL_FLOPS].setToolTip(f"{flops:,} FLOPs ({si(flops, 'FLOP')}) per image")
+        items[COL_LAYER].setToolTip(about)
+        items[COL_PARAMS].setToolTip(f"{params:,} parameters ({si(params)}), {_percent(pshare)} of the network")
+        items[COL_FLOPS].setToolTip(f"{flops:,} FLOPs per image, {_percent(fshare)} of the network")
         items[COL_ACT].setToolTip(f"{act:,} bytes per image")
         if key == TOTAL:
             for item in items:
@@ -224,15 +225,21 @@ class SummaryView(QWidget):
             self.headline.setText("<i>No valid architecture yet.</i>")
             return
         fc = s.first_linear
-        top_conv = max((r for r in s.layers if r.type == "Conv2d"), key=lambda r: r.flops, default=None)
-        parts = [f"<b>{s.spec.name}</b>: {thousands(s.total_params)} parameters, "
-                 f"{si(s.total_flops, 'FLOP')} per image, depth {s.spec.depth}.",
-                 f"The first fully connected layer holds <b>{fc.param_share * 100:.1f}%</b> of the parameters"]
-        if top_conv is not None:
-            conv_flops = sum(r.flop_share for r in s.layers if r.type == "Conv2d")
-            parts.append(f"; the convolutions do <b>{conv_flops * 100:.1f}%</b> of the compute "
-                         f"(most: {top_conv.name}, {top_conv.flop_share * 100:.1f}%).")
-        self.headline.setText(" ".join(parts[:2]) + "".join(parts[2:]))
+        text = (f"<b>{s.spec.name}</b>: {thousands(s.total_params)} parameters, {si(s.total_flops, 'FLOP')} per "
+                f"image, depth {s.spec.depth}. The first fully connected layer holds "
+                f"<b>{fc.param_share * 100:.1f}%</b> of the parameters")
+        conv_share = sum(r.flop_share for r in s.layers if r.type == "Conv2d")
+        if conv_share > 0:
+            text += f"; the convolutions do <b>{conv_share * 100:.1f}%</b> of the compute"
+            top = max(b.flops for b in s.blocks)
+            busiest = [b.block + 1 for b in s.blocks if b.flops >= top * 0.999]
+            share = top / (s.total_flops or 1) * 100
+            if len(busiest) == 1:
+                text += f" (block {busiest[0]} the most: {share:.1f}%)"
+            else:
+                names = ", ".join(str(b) for b in busiest[:-1]) + f" and {busiest[-1]}"
+                text += f" (blocks {names} the most: {share:.1f}% each)"
+        self.headline.setText(text + ".")
 
     def _show_banner(self) -> None:
         errors = self._document.errors
