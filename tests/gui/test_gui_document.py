@@ -94,3 +94,11 @@ def test_load_spec_asks_before_discarding(doc):
     assert doc.load_spec(preset("tiny"), "/runs/2024-01-01/arch.json")
     assert doc.spec == preset("tiny") and doc.path is None and doc.display_name == "arch.json"
     assert not doc.is_dirty()
+
+
+def test_an_invalid_new_document_has_no_summary_from_the_previous_one(doc, qtbot):
+    with qtbot.waitSignal(doc.summaryChanged) as blocker:
+        doc.reset(preset("vgg11").replace(input_size=8))
+    assert blocker.args == [None] and doc.summary is None and not doc.is_valid()
+    doc.set_field("input_size", 224)
+    assert doc.summary is summarize(preset("vgg11"))

@@ -134,3 +134,50 @@ def test_validity_is_api_for_training(qtbot, window):
     assert blocker.args == [False] and not window.document.is_valid()
     window.findChild(QAction, "action_undo").trigger()
     assert window.document.is_valid()
+
+
+def test_every_preset_fits_1280x800_without_clipped_columns(qtbot, window):
+    """The README size: the summary tree and the block table show all their columns."""
+    tree = window.summary_view.tree
+    table = window.editor.table
+    for name in PRESET_NAMES:
+        window.open_preset(name)
+        qtbot.wait(1)
+        assert tree.header().length() <= tree.viewport().width(), name
+        assert table.horizontalHeader().length() <= table.viewport().width() + 1, name
+
+
+def test_window_layout_is_remembered(qtbot, window):
+    window.charts_dock.hide()
+    window.summary_view.batch_spin.setValue(64)
+    window.close()
+    again = MainWindow()
+    qtbot.addWidget(again)
+    again.show()
+    qtbot.waitExposed(again)
+    assert not again.charts_dock.isVisible() and again.arch_dock.isVisible()
+    assert again.summary_view.batch_spin.value() == 64
+    again.findChild(QAction, "action_reset_layout").trigger()
+    assert again.charts_dock.isVisible()
+
+
+def test_new_document_and_missing_recent_file(window, dialogs, tmp_path):
+    window.document.set_block(0, Block(2, 64))
+    window.findChild(QAction, "action_new").trigger()
+    assert window.document.spec.name == "untitled" and not window.document.is_dirty()
+    assert window.windowTitle() == "untitled — vgg-studio"
+    gone = tmp_path / "gone.json"
+    window.recent.add(gone)
+    window._open_recent(gone.resolve())
+    assert "no longer exists" in dialogs.warnings[-1] and window.recent.paths() == []
+
+
+def test_opening_an_invalid_file_shows_the_problem_and_no_stale_numbers(window, tmp_path):
+    path = tmp_path / "too-small.json"
+    save(preset("vgg11").replace(input_size=8), path)
+    assert window.open_file(path)
+    assert not window.document.is_valid() and window.summary_view.tree.model().rowCount() == 0
+    assert window.summary_view.banner.isVisible() and "0x0" in window.summary_view.banner.text()
+    assert window.param_chart.bar_heights() == []
+    window.editor.form.input_size.setValue(64)
+    assert window.document.is_valid() and window.summary_view.tree.model().rowCount() == 7

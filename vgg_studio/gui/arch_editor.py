@@ -66,7 +66,7 @@ class ArchEditor(QWidget):
         self.table.setAccessibleName("Architecture blocks")
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        header.setSectionResizeMode(COL_SIZE, QHeaderView.ResizeMode.Stretch)
         header.setMinimumSectionSize(36)
         self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 10)
         self._fit_table_width()
@@ -103,11 +103,17 @@ class ArchEditor(QWidget):
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.table.selectionModel().currentChanged.connect(lambda *_: self._update_actions())
         document.edited.connect(self._follow_change)
+        document.edited.connect(lambda _change: self._fit_table_width())  # wider numbers, wider columns
         self._update_actions()
+
+    def showEvent(self, event) -> None:
+        self._fit_table_width()  # fonts and style are final only once shown
+        super().showEvent(event)
 
     def _fit_table_width(self) -> None:
         """Never let the dock squeeze the table below its columns (no clipped numbers)."""
         header = self.table.horizontalHeader()
+        self.table.ensurePolished()
         columns = sum(max(header.sectionSizeHint(c), self.table.sizeHintForColumn(c))
                       for c in range(self.model.columnCount()))
         scrollbar = self.table.verticalScrollBar().sizeHint().width()

@@ -157,7 +157,8 @@ class ArchDocument(QObject):
         self.undo_stack.clear()
         self._path = Path(path).resolve() if path is not None else None
         self._title = title
-        self._apply(spec, Change("reset"))
+        # "Last valid" is per document: an invalid file never shows the previous document's numbers.
+        self._apply(spec, Change("reset"), forget_summary=True)
         self.undo_stack.setClean()
         self.pathChanged.emit(self._path)
         self.dirtyChanged.emit(False)
@@ -197,11 +198,13 @@ class ArchDocument(QObject):
     def _on_clean_changed(self, clean: bool) -> None:
         self.dirtyChanged.emit(not clean)
 
-    def _apply(self, spec: ArchSpec, change: Change) -> None:
+    def _apply(self, spec: ArchSpec, change: Change, forget_summary: bool = False) -> None:
         """Make `spec` current and notify; called by undo commands and reset only."""
         self._spec = spec
         was_valid = self._valid
         old_summary = self._summary
+        if forget_summary:
+            self._summary = None
         self._refresh()
         self.edited.emit(change)
         self.specChanged.emit(spec)
