@@ -72,9 +72,12 @@ class StallMeter:
         self.last = 0.0
         self.max_gap = 0.0
         self.ticks = 0
+        self.t0 = 0.0
+        self.long_gaps: list[tuple[float, float]] = []  # (seconds since start, gap) for gaps over 50 ms
 
     def start(self) -> None:
-        self.last, self.max_gap, self.ticks = time.perf_counter(), 0.0, 0
+        self.t0 = self.last = time.perf_counter()
+        self.max_gap, self.ticks, self.long_gaps = 0.0, 0, []
         self.timer.start()
 
     def stop(self) -> float:
@@ -83,6 +86,8 @@ class StallMeter:
 
     def _tick(self) -> None:
         now = time.perf_counter()
+        if now - self.last > 0.05:
+            self.long_gaps.append((self.last - self.t0, now - self.last))
         self.max_gap = max(self.max_gap, now - self.last)
         self.last = now
         self.ticks += 1
@@ -178,6 +183,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--write-results", action="store_true")
     parser.add_argument("--screenshot", type=Path)
+    parser.add_argument("--verbose", action="store_true", help="list every GUI stall over 50 ms")
     args = parser.parse_args()
 
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
@@ -196,6 +202,7 @@ def main() -> int:
     window, ctl = make_window(args)
     meter = StallMeter()
     cli_speeds, gui_speeds, stalls = [], [], []
+    load_before = os.getloadavg()[0]
     for i in range(args.rounds):
         cli = run_cli(args, tmp / f"cli-{i}")
         gui, stall = run_gui(ctl, meter, timeout_s=1800)
@@ -204,14 +211,20 @@ def main() -> int:
         stalls.append(stall)
         print(f"round {i + 1}: CLI {cli:,.1f} examples/sec · GUI {gui:,.1f} examples/sec "
               f"({gui / cli:.1%}) · longest GUI stall {stall * 1000:.0f} ms", flush=True)
+        if args.verbose and meter.long_gaps:
+            print("  gaps over 50 ms (s after Start: ms): "
+                  + ", ".join(f"{t:.2f}: {g * 1000:.0f}" for t, g in meter.long_gaps))
     window.document.undo_stack.setClean()
     window.close()
+    load_after = os.getloadavg()[0]
 
     cli_med, gui_med = statistics.median(cli_speeds), statistics.median(gui_speeds)
     ratio = gui_med / cli_med
     worst = max(stalls)
     print(f"median: CLI {cli_med:,.1f} · GUI {gui_med:,.1f} examples/sec = {ratio:.1%} of the CLI (target ≥ 95%)")
     print(f"longest GUI-thread stall while training: {worst * 1000:.0f} ms (target < 100 ms)")
+    print(f"1-minute load average: {load_before:.2f} before, {load_after:.2f} after (other processes share the "
+          f"{os.cpu_count()} cores and move both numbers)")
 
     if args.screenshot:
         screenshot(args, args.screenshot)
@@ -224,7 +237,8 @@ def main() -> int:
             f"`python benchmarks/bench_gui_training.py --preset {args.preset} --ratio {args.ratio} "
             f"--epochs {args.epochs} --rounds {args.rounds}` on the bundled sample (10,000 train / 2,000 test "
             f"images), batch {args.batch_size}, device {args.device}; {os.cpu_count()} cores ({cpu}), "
-            f"torch {torch.__version__}, PySide6 {pyside_version}, {time.strftime('%Y-%m-%d')}.",
+            f"torch {torch.__version__}, PySide6 {pyside_version}, {time.strftime('%Y-%m-%d')}; 1-minute load "
+            f"average {load_before:.2f} before and {load_after:.2f} after (the machine is shared).",
             "Each round runs the CLI (`vgg-studio train`, a subprocess) and then the GUI (Start clicked in the "
             "main window, engine in its QThread) on the same settings; speed is the engine's examples/sec "
             "(training steps only). The stall is the longest gap between ticks of a 10 ms QTimer on the GUI "

@@ -8,6 +8,7 @@ events as typed signals so widgets only ever run on the GUI thread.
 
 from __future__ import annotations
 
+import sys
 import threading
 import traceback
 from pathlib import Path
@@ -18,6 +19,11 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from ..events import BatchProgress, EpochEnd, Event, Failed, Finished, RunStarted
 from ..spec import ArchSpec
 from ..train_config import TrainConfig
+
+# While a worker thread runs Python (loading data, the loop between torch ops), the GUI thread needs the
+# GIL back quickly after each call into Qt; with CPython's default 5 ms switch interval, a repaint that
+# crosses into Python a few dozen times can wait 100+ ms in total. 1 ms keeps it short.
+GUI_SWITCH_INTERVAL_S = 0.001
 
 
 class TrainFn(Protocol):
@@ -91,6 +97,7 @@ class TrainingJob(QObject):
         self.spec = spec
         self.config = config
         self.cancel = threading.Event()
+        self._switch_interval = sys.getswitchinterval()
         self.result: Finished | Failed | None = None
         self.run_dir: str | None = None
         self._thread: QThread | None = QThread()
@@ -115,6 +122,8 @@ class TrainingJob(QObject):
 
     def start(self) -> None:
         assert self._thread is not None, "a TrainingJob runs once"
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._switch_interval, GUI_SWITCH_INTERVAL_S))
         self._thread.start()
 
     def is_running(self) -> bool:
@@ -159,6 +168,7 @@ class TrainingJob(QObject):
         self._thread = self._worker = None
         thread.wait()  # already finished: returns at once, and makes deletion safe
         thread.deleteLater()
+        sys.setswitchinterval(self._switch_interval)
         if self.result is None:  # shut down before the queued `done` arrived
             self.result = self._outbox[0] if self._outbox else Failed(
                 run_dir=self.run_dir, kind="error", message="Training was interrupted before it reported.")
