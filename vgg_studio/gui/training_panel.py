@@ -8,6 +8,7 @@ snapshot that is trained (as the CLI's `--resize` does), and the run's saved `ar
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Mapping
 
 from PySide6.QtCore import QSettings, Qt, Signal
@@ -295,6 +296,9 @@ class TrainingPanel(QWidget):
             self.dataset_hint.clear()
             self.dataset_hint.hide()
             return
-        self.dataset_hint.setText(info.detail if info.available else f"Not on disk. {info.detail}")
+        # Available: a short line (the full path in the tooltip); missing: the whole hint, it says what to do.
+        self.dataset_hint.setText(f"On disk: {Path(info.detail).name}" if info.available
+                                  else f"Not on disk. {info.detail}")
+        self.dataset_hint.setToolTip(info.detail)
         self.dataset_hint.setStyleSheet("color: palette(mid);" if info.available else "color: #b9770e;")
         self.dataset_hint.show()
