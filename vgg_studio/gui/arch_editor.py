@@ -8,7 +8,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
                                QStyle, QStyledItemDelegate, QTableView, QToolButton, QVBoxLayout, QWidget)
 
 from ..spec import MAX_CHANNELS, MAX_CONVS, Block, Problem
-from .arch_table_model import COL_CHANNELS, COL_CONVS, COL_EFFECTIVE, COL_INDEX, COL_SIZE, ArchTableModel
+from .arch_table_model import COL_CHANNELS, COL_CONVS, COL_SIZE, ArchTableModel
 from .document import ArchDocument
 from .network_form import NetworkForm
 from .problems_view import ProblemsView
@@ -253,6 +253,3 @@ def _heading(text: str) -> QLabel:
     font.setBold(True)
     label.setFont(font)
     return label
-
-
-__all__ = ["ArchEditor", "SpinBoxDelegate", "COL_EFFECTIVE"]

@@ -324,7 +324,8 @@ class MainWindow(QMainWindow):
         try:
             saved = self.document.save(path)
         except (OSError, SpecError) as exc:
-            self._error("Cannot save the architecture", f"Could not write {path}: {getattr(exc, 'strerror', None) or exc}")
+            reason = getattr(exc, "strerror", None) or exc
+            self._error("Cannot save the architecture", f"Could not write {path}: {reason}")
             return False
         self._after_file(saved)
         note = "" if self.document.is_valid() else " (it is not valid yet: see Problems)"

@@ -193,7 +193,8 @@ class SummaryView(QWidget):
                   summary.total_flops, 1.0, summary.total_activation_bytes, key=TOTAL, bold=True)
 
     def _layer_row(self, parent: QStandardItem, layer: LayerRow, label: str) -> None:
-        self._row(parent, label, f"{layer.name}: {layer.type}", layer.output_shape, layer.params, layer.param_share, layer.flops,
+        self._row(parent, label, f"{layer.name}: {layer.type}", layer.output_shape, layer.params, layer.param_share,
+                  layer.flops,
                   layer.flop_share, layer.activation_bytes, key=layer.block if layer.block is not None else CLASSIFIER)
 
     def _row(self, parent: QStandardItem, label: str, about: str, out_shape: tuple[int, ...], params: int,
