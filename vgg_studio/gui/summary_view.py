@@ -193,9 +193,9 @@ class SummaryView(QWidget):
                   summary.total_flops, 1.0, summary.total_activation_bytes, key=TOTAL, bold=True)
 
     def _layer_row(self, parent: QStandardItem, layer: LayerRow, label: str) -> None:
+        key = layer.block if layer.block is not None else CLASSIFIER
         self._row(parent, label, f"{layer.name}: {layer.type}", layer.output_shape, layer.params, layer.param_share,
-                  layer.flops,
-                  layer.flop_share, layer.activation_bytes, key=layer.block if layer.block is not None else CLASSIFIER)
+                  layer.flops, layer.flop_share, layer.activation_bytes, key=key)
 
     def _row(self, parent: QStandardItem, label: str, about: str, out_shape: tuple[int, ...], params: int,
              pshare: float, flops: int, fshare: float, act: int, key: int, bold: bool = False) -> QStandardItem:
