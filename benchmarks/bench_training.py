@@ -163,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
             rows.append((size, n, statistics.median(ref), statistics.median(eng), statistics.median(fp32)))
     amp = "bf16 autocast" if cpu_has_bf16() else "float32 (this CPU has no native bf16)"
     print(f"\nengine default on this CPU: {amp}, channels_last; --no-amp: float32, channels_last")
-    print("\n| resize | batches timed | d2l reference (ex/s) | engine (ex/s) | ratio | engine --no-amp (ex/s) | ratio |")
+    print("\n| resize | batches timed | d2l reference (ex/s) | engine (ex/s) | ratio "
+          "| engine --no-amp (ex/s) | ratio |")
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for size, n, ref, eng, fp32 in rows:
         print(f"| {size} | {n} x {args.repeats} | {ref:.1f} | {eng:.1f} | {eng / ref:.2f}x | {fp32:.1f} | "

@@ -53,7 +53,8 @@ def _main(*args: str) -> int:
 
 def test_train_prints_epochs_and_the_seed_lines(tmp_path, capsys):
     out_dir = tmp_path / "run"
-    code = _main("--preset", "tiny", "--epochs", "2", "--batch-size", "50", "--device", "cpu", "--out", str(out_dir))
+    code = _main("--preset", "tiny", "--epochs", "2", "--batch-size", "50", "--device", "cpu", "--out", str(out_dir),
+                 "--classes", "5")
     out, err = capsys.readouterr()
     assert code == 0, err
     lines = out.splitlines()
@@ -64,6 +65,7 @@ def test_train_prints_epochs_and_the_seed_lines(tmp_path, capsys):
     assert re.fullmatch(r"\d+\.\d examples/sec on cpu", lines[3]), lines[3]
     assert lines[4] == f"run folder: {out_dir}"
     assert "bundled sample" in err  # auto found no full Fashion-MNIST in the (empty) data folder
+    assert "--classes is ignored when training" in err
     assert re.search(r"^epoch 1/2 \[#*\.*\] \d+/12  loss ", err, re.M)  # plain progress lines: not a TTY
     assert "\r" not in err and "Traceback" not in err
     run = json.loads((out_dir / "run.json").read_text())
@@ -72,7 +74,8 @@ def test_train_prints_epochs_and_the_seed_lines(tmp_path, capsys):
 
 def test_resume_through_the_cli(tmp_path, capsys):
     out_dir = tmp_path / "run"
-    assert _main("--preset", "tiny", "--epochs", "1", "--batch-size", "50", "--device", "cpu", "--out", str(out_dir)) == 0
+    first = ("--preset", "tiny", "--epochs", "1", "--batch-size", "50", "--device", "cpu", "--out", str(out_dir))
+    assert _main(*first) == 0
     capsys.readouterr()
     assert _main("--resume", str(out_dir), "--epochs", "2") == 0
     out, err = capsys.readouterr()

@@ -16,7 +16,6 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -161,7 +160,8 @@ def train(spec: ArchSpec, config: TrainConfig, on_event: Callable[[Event], None]
                                 f"rate, such as {config.lr / 10:g}.")
     except KeyboardInterrupt:  # a hard stop (the CLI's second Ctrl-C): say so on disk, then let it through
         if state.get("started"):
-            state["run"].update(status="cancelled", message="Interrupted; the checkpoint holds the last finished epoch.")
+            state["run"].update(status="cancelled",
+                                message="Interrupted; the checkpoint holds the last finished epoch.")
         raise
     except Exception as exc:
         if _is_out_of_memory(exc):

@@ -180,6 +180,10 @@ def run_train(args: argparse.Namespace) -> int:
         except SpecError as exc:
             return fail(str(exc))
         warn_problems(spec)
+        for flag, key in (("--in-channels", "in_channels"), ("--classes", "num_classes")):
+            if getattr(args, key) is not None:
+                print(f"vgg-studio: warning: {flag} is ignored when training: the dataset decides it.",
+                      file=sys.stderr)
         config = _config(args, TrainConfig())
     problems = validate_config(config)
     if problems:
