@@ -42,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", choices=DEVICES, help="default auto: cuda, then mps, then cpu")
     p.add_argument("--seed", type=int, metavar="N", help="default 0")
     p.add_argument("--no-amp", dest="amp", action="store_false", default=None,
-                   help="train in float32 on CUDA instead of bf16 autocast")
+                   help="train in float32 instead of bf16 autocast (used on CUDA and on CPUs with native bf16)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--out", metavar="RUN_DIR", help="the new run's folder (default: a fresh folder under "
                        "the runs folder, $VGG_STUDIO_RUNS or ~/.local/share/vgg-studio/runs)")
