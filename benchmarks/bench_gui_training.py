@@ -3,8 +3,9 @@
     python benchmarks/bench_gui_training.py [--preset tiny] [--ratio 1] [--epochs 1] [--rounds 3]
                                            [--write-results] [--screenshot docs/screenshot-training.png]
 
-Each round runs `vgg-studio train` in a subprocess, then the same settings through the main window
-(Start clicked, engine in its QThread), alternating so that load from other processes hits both alike.
+Each round runs `vgg-studio train` in a subprocess, then the same settings through the main window in
+another fresh process (Start clicked, engine in its QThread), so both start equally cold; rounds
+alternate so that load from other processes hits both alike.
 Speed is the engine's own examples/sec (training steps only, as d2l times it). The stall meter is a
 10 ms QTimer on the GUI thread: the longest gap between two of its ticks, from the click on Start to the
 end of the run, is the longest the window was unresponsive. `--write-results` replaces the "GUI
@@ -15,6 +16,7 @@ training" section of benchmarks/RESULTS.md; `--screenshot` renders the window mi
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import re
@@ -22,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 
@@ -173,23 +176,42 @@ def write_section(text: str) -> None:
     atomic_write_text(RESULTS, updated.rstrip() + "\n")
 
 
-def measure(args: argparse.Namespace, tmp: Path) -> dict:
-    """Alternate CLI and GUI runs; per-round speeds and stalls."""
+def gui_child(args: argparse.Namespace) -> None:
+    """One GUI round in this (fresh) process: open the window, click Start, print the numbers as JSON."""
     window, ctl = make_window(args)
     meter = StallMeter()
+    speed, stall = run_gui(ctl, meter, timeout_s=1800)
+    window.document.undo_stack.setClean()
+    window.close()
+    print("RESULT " + json.dumps({"speed": speed, "stall": stall, "gaps": meter.long_gaps}), flush=True)
+
+
+def run_gui_process(args: argparse.Namespace) -> tuple[float, float, list]:
+    """A GUI round in a fresh process, so that it starts as cold as the CLI does."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--preset", args.preset,
+           "--ratio", str(args.ratio), "--epochs", str(args.epochs), "--batch-size", str(args.batch_size),
+           "--device", args.device]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=os.environ.copy())
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
+    if proc.returncode != 0 or line is None:
+        raise SystemExit(f"the GUI run failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    data = json.loads(line[len("RESULT "):])
+    return data["speed"], data["stall"], data["gaps"]
+
+
+def measure(args: argparse.Namespace, tmp: Path) -> list[tuple[float, float, float]]:
+    """Alternate CLI and GUI runs, each in a fresh process; per-round speeds and the GUI's longest stall."""
     rounds = []
     for i in range(args.rounds):
         cli = run_cli(args, tmp / f"cli-{i}")
-        gui, stall = run_gui(ctl, meter, timeout_s=1800)
+        gui, stall, gaps = run_gui_process(args)
         rounds.append((cli, gui, stall))
         print(f"round {i + 1}: CLI {cli:,.1f} examples/sec · GUI {gui:,.1f} examples/sec "
               f"({gui / cli:.1%}) · longest GUI stall {stall * 1000:.0f} ms", flush=True)
-        if args.verbose and meter.long_gaps:
+        if args.verbose and gaps:
             print("  gaps over 50 ms (s after Start: ms): "
-                  + ", ".join(f"{t:.2f}: {g * 1000:.0f}" for t, g in meter.long_gaps))
-    window.document.undo_stack.setClean()
-    window.close()
-    return {"rounds": rounds}
+                  + ", ".join(f"{t:.2f}: {g * 1000:.0f}" for t, g in gaps))
+    return rounds
 
 
 def report(args: argparse.Namespace, rounds: list[tuple[float, float, float]], load: tuple[float, float]) -> str:
@@ -207,19 +229,23 @@ def report(args: argparse.Namespace, rounds: list[tuple[float, float, float]], l
     print(f"1-minute load average: {load[0]:.2f} before, {load[1]:.2f} after (other processes share the "
           f"{os.cpu_count()} cores and move both numbers)")
     cpu = platform.processor() or platform.machine()
-    return "\n".join([
-        SECTION,
-        "",
+    intro = [
         f"`python benchmarks/bench_gui_training.py --preset {args.preset} --ratio {args.ratio} "
         f"--epochs {args.epochs} --rounds {args.rounds}` on the bundled sample (10,000 train / 2,000 test "
         f"images), batch {args.batch_size}, device {args.device}; {os.cpu_count()} cores ({cpu}), "
         f"torch {torch.__version__}, PySide6 {pyside_version}, {time.strftime('%Y-%m-%d')}; 1-minute load "
         f"average {load[0]:.2f} before and {load[1]:.2f} after (the machine is shared, and load from other "
         f"processes only ever slows a run down, so the best of each column is the cleanest comparison).",
-        "Each round runs the CLI (`vgg-studio train`, a subprocess) and then the GUI (Start clicked in the "
-        "main window, engine in its QThread) on the same settings; speed is the engine's examples/sec "
+        "Each round runs the CLI (`vgg-studio train`) and then the GUI (a fresh app: Start clicked in the "
+        "main window, engine in its QThread), each in a new process, on the same settings; speed is the "
+        "engine's examples/sec "
         "(training steps only). The stall is the longest gap between ticks of a 10 ms QTimer on the GUI "
         "thread, from the click on Start to the end of the run (data loading included).",
+    ]
+    return "\n".join([
+        SECTION,
+        "",
+        *(textwrap.fill(paragraph, width=110, break_on_hyphens=False) for paragraph in intro),
         "",
         "| round | CLI examples/sec | GUI examples/sec | GUI / CLI | longest GUI stall |",
         "| --- | ---: | ---: | ---: | ---: |",
@@ -242,6 +268,7 @@ def main() -> int:
     parser.add_argument("--write-results", action="store_true")
     parser.add_argument("--screenshot", type=Path)
     parser.add_argument("--verbose", action="store_true", help="list every GUI stall over 50 ms")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)  # one GUI round, internal
     args = parser.parse_args()
 
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
@@ -254,9 +281,12 @@ def main() -> int:
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setStyle("Fusion")
+    if args.child:
+        gui_child(args)
+        return 0
     if args.rounds > 0:
         load_before = os.getloadavg()[0]
-        rounds = measure(args, tmp)["rounds"]
+        rounds = measure(args, tmp)
         section = report(args, rounds, (load_before, os.getloadavg()[0]))
         if args.write_results:
             write_section(section)
