@@ -122,3 +122,24 @@ def test_delete_refuses_non_runs(tmp_path):
     run = _make(tmp_path)
     delete_run(run.path)
     assert not run.path.exists()
+
+
+def test_a_run_whose_process_died_reads_as_interrupted(tmp_path):
+    """A `kill -9` leaves run.json saying "running"; readers must not show it as live forever."""
+    import json
+    import subprocess
+    import sys
+
+    from vgg_studio.runs import RunFolder, list_runs
+    from vgg_studio.spec import preset
+    from vgg_studio.train_config import TrainConfig
+
+    run = RunFolder.create(preset("tiny"), TrainConfig(), root=tmp_path)
+    assert list_runs(tmp_path)[0].status == "running"  # this process is alive
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    meta = json.loads((run.path / "run.json").read_text())
+    meta["pid"] = int(dead.stdout)
+    (run.path / "run.json").write_text(json.dumps(meta))
+    info = list_runs(tmp_path)[0]
+    assert info.status == "interrupted" and "resume" in info.message

@@ -5,7 +5,6 @@ import sys
 
 import pytest
 import torch
-from torch import nn
 
 from vgg_studio.model import build_model
 from vgg_studio.spec import PRESET_NAMES, SpecError, preset

@@ -21,7 +21,6 @@ import http.client
 import os
 import shutil
 import stat
-import sys
 import tarfile
 import tempfile
 import zipfile
@@ -35,6 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .paths import user_dir
 from .resources import ResourceError, resource_path
 
 DATASETS = ("sample", "fashion-mnist", "mnist", "cifar10")
@@ -114,17 +114,7 @@ class Availability:
 
 def default_data_dir() -> Path:
     """The per-user data folder (env VGG_STUDIO_DATA overrides); not created here."""
-    override = os.environ.get("VGG_STUDIO_DATA")
-    if override:
-        return Path(override).expanduser()
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        xdg = os.environ.get("XDG_DATA_HOME")
-        base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".local" / "share"
-    return base / "vgg-studio" / "data"
+    return user_dir("data", "VGG_STUDIO_DATA")
 
 
 def _data_root(data_dir: str | os.PathLike[str] | None) -> Path:

@@ -12,9 +12,9 @@ import csv
 import io
 import json
 import os
+import socket
 import re
 import shutil
-import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,12 +24,13 @@ from typing import Any
 
 import numpy as np
 
+from .paths import user_dir
 from .spec import ArchSpec, SpecError, atomic_write_text, from_json, to_json
 from .train_config import ConfigError, TrainConfig
 
 STEP_FIELDS = ("epoch_float", "train_loss", "train_acc")
 EPOCH_FIELDS = ("epoch", "train_loss", "train_acc", "test_acc", "examples_per_sec", "elapsed_s", "lr")
-STATUSES = ("running", "finished", "cancelled", "failed")
+STATUSES = ("running", "finished", "cancelled", "failed", "interrupted")  # interrupted: derived, never written
 RUN_FORMAT = "vgg-studio.run"
 
 
@@ -38,17 +39,8 @@ class RunError(Exception):
 
 
 def default_runs_dir() -> Path:
-    """Per-user folder for runs (XDG on Linux); the VGG_STUDIO_RUNS environment variable overrides it."""
-    env = os.environ.get("VGG_STUDIO_RUNS")
-    if env:
-        return Path(env).expanduser()
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "vgg-studio" / "runs"
+    """Per-user folder for runs; the VGG_STUDIO_RUNS environment variable overrides it."""
+    return user_dir("runs", "VGG_STUDIO_RUNS")
 
 
 @dataclass(frozen=True)
@@ -60,7 +52,7 @@ class RunInfo:
     dataset: str
     best_test_acc: float | None
     created: datetime
-    status: str  # running | finished | cancelled | failed
+    status: str  # running | finished | cancelled | failed | interrupted (its process died mid-run)
     epochs_done: int
     epochs: int
     device: str = ""
@@ -186,6 +178,8 @@ class RunFolder:
 
     def update(self, **meta: Any) -> None:
         self.meta.update(meta, updated=datetime.now().astimezone().isoformat(timespec="seconds"))
+        if self.meta.get("status") == "running":  # lets readers tell a live run from one whose process died
+            self.meta.update(pid=os.getpid(), host=socket.gethostname())
         atomic_write_text(self.path / "run.json", json.dumps(self.meta, indent=2) + "\n")
 
     def add_steps(self, rows: list[dict]) -> None:
@@ -244,7 +238,24 @@ def _read_meta(folder: Path) -> dict[str, Any]:
     return meta
 
 
+def _process_gone(meta: dict[str, Any]) -> bool:
+    """True when a "running" run's process is known to have ended (killed, crashed, power cut)."""
+    pid = meta.get("pid")
+    if not isinstance(pid, int) or meta.get("host") != socket.gethostname() or os.name != "posix":
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists but belongs to someone else
+        return False
+    return False
+
+
 def _info(folder: Path, meta: dict[str, Any]) -> RunInfo:
+    if meta.get("status") == "running" and _process_gone(meta):
+        meta = {**meta, "status": "interrupted",
+                "message": "Its process ended without finishing (killed or crashed); resume it to continue."}
     try:
         best = meta.get("best_test_acc")
         return RunInfo(path=folder, name=folder.name, arch_name=str(meta.get("arch_name", "")),

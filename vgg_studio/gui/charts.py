@@ -167,17 +167,6 @@ class ChartsPanel(QWidget):
         self.param_chart.show_summary(summary)
         self.flop_chart.show_summary(summary)
 
-    def _set_title(self, summary: Summary | None) -> None:
-        """Title doubles as legend: blue bars are convolutions, orange ones fully connected layers."""
-        html = f"<span style='font-weight:bold'>{TITLES[self.metric]}</span>"
-        if summary is not None and self.layers:
-            conv = sum(self._share(r) for r in self.layers if r.block is not None) * 100
-            fc = sum(self._share(r) for r in self.layers if r.block is None) * 100
-            html += (f" &nbsp;<span style='color:{CONV_COLORS[0].name()}'>■</span> convs {conv:.1f}%"
-                     f" &nbsp;<span style='color:{LINEAR_COLOR.name()}'>■</span> fully connected {fc:.1f}%")
-        self.getPlotItem().setTitle(html, color=self._text_color.name(), size="9pt")
-        self.title_text = re.sub(r"<[^>]+>|&nbsp;", "", html).replace("■", "").strip()
-
     def highlight_blocks(self, blocks) -> None:
         self.param_chart.highlight_blocks(blocks)
         self.flop_chart.highlight_blocks(blocks)

@@ -8,7 +8,6 @@ and fed with `setData`; past runs are drawn underneath, fainter, for comparison.
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 from dataclasses import dataclass, field
