@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import io
 import json
 import os
@@ -15,8 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 
+from sample_subset import sample_subset
 from vgg_studio import cli, data, engine
 from vgg_studio.cli import train as cli_train
 from vgg_studio.events import BatchProgress, EpochEnd, Finished, RunStarted
@@ -26,14 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 REGISTERED = "train" in cli.COMMAND_MODULES  # as shipped, before any test patches it
 
 
-@functools.lru_cache(maxsize=None)
 def _subset(n_train: int, n_test: int) -> data.Dataset:
-    full = data.load_dataset("sample")
-    g = torch.Generator().manual_seed(1)
-    tr = torch.randperm(len(full.train), generator=g)[:n_train]
-    te = torch.randperm(len(full.test), generator=g)[:n_test]
-    return dataclasses.replace(full, train=data.Split(full.train.images[tr], full.train.labels[tr]),
-                               test=data.Split(full.test.images[te], full.test.labels[te]))
+    return sample_subset(n_train, n_test, seed=1)
 
 
 @pytest.fixture(autouse=True)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import math
 import threading
 from pathlib import Path
@@ -12,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from sample_subset import sample_subset
 from vgg_studio import data, engine
 from vgg_studio.events import BatchProgress, EpochEnd, Failed, Finished, RunStarted
 from vgg_studio.model import build_model
@@ -20,15 +19,8 @@ from vgg_studio.spec import preset
 from vgg_studio.train_config import TrainConfig
 
 
-@functools.lru_cache(maxsize=None)
 def _subset(n_train: int, n_test: int) -> data.Dataset:
-    """A fixed random draw from the real sample (which is class-balanced), on the CPU."""
-    full = data.load_dataset("sample")
-    g = torch.Generator().manual_seed(0)
-    tr = torch.randperm(len(full.train), generator=g)[:n_train]
-    te = torch.randperm(len(full.test), generator=g)[:n_test]
-    return dataclasses.replace(full, train=data.Split(full.train.images[tr], full.train.labels[tr]),
-                               test=data.Split(full.test.images[te], full.test.labels[te]))
+    return sample_subset(n_train, n_test, seed=0)
 
 
 @pytest.fixture
