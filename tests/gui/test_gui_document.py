@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import shiboken6
 
 from vgg_studio.gui.document import ArchDocument
 from vgg_studio.gui.undo_commands import Change
@@ -102,3 +103,17 @@ def test_an_invalid_new_document_has_no_summary_from_the_previous_one(doc, qtbot
     assert blocker.args == [None] and doc.summary is None and not doc.is_valid()
     doc.set_field("input_size", 224)
     assert doc.summary is summarize(preset("vgg11"))
+
+
+def test_destroying_a_window_with_unsaved_edits_is_silent(qtbot, capfd):
+    """The undo stack emits cleanChanged from its destructor, after the document's C++ side is gone."""
+    from vgg_studio.gui import MainWindow
+    from vgg_studio.spec import Block
+
+    window = MainWindow(persist=False)
+    window.document.set_block(0, Block(2, 64))
+    assert window.document.is_dirty()
+    window.deleteLater()
+    qtbot.waitUntil(lambda: not shiboken6.isValid(window), timeout=2000)
+    err = capfd.readouterr().err
+    assert "Signal source has been deleted" not in err and "Traceback" not in err

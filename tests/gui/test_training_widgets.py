@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import QPointF, QSettings, Qt
 from PySide6.QtWidgets import QProgressBar, QPushButton
 
-from training_fixtures import FakeEngine, StandInWindow, forget_edits, isolated, points, stand_in  # noqa: F401 (fixtures)
+from training_fixtures import FakeEngine, StandInWindow, isolated, points, stand_in  # noqa: F401 (fixtures)
 from vgg_studio.events import EpochEnd, Finished, RunStarted
 from vgg_studio.gui.live_plots import Curves, LivePlots, write_curves_csv
 from vgg_studio.gui.results_view import ResultsView
@@ -91,7 +91,7 @@ def test_snapshot_ignores_edits_and_resize_override(qtbot, stand_in):
 
 def test_close_mid_run_stops_the_thread(qtbot, isolated):
     window = StandInWindow(__import__("vgg_studio.spec", fromlist=["preset"]).preset("tiny"))
-    qtbot.addWidget(window, before_close_func=forget_edits)
+    qtbot.addWidget(window)
     ctl = _install(window, FakeEngine(epochs_delay=0.05))
     ctl.panel.epochs.setValue(100)
     qtbot.mouseClick(ctl.panel.train_button, Qt.MouseButton.LeftButton)

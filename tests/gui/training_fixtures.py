@@ -123,18 +123,7 @@ def stand_in(qtbot, isolated: Path) -> Iterator[StandInWindow]:
     qtbot.addWidget(window)
     window.resize(1200, 800)
     yield window
-    forget_edits(window)
     window.close()
-
-
-def forget_edits(window) -> None:
-    """Mark the document clean before the window is destroyed.
-
-    Workaround: ArchDocument forwards QUndoStack.cleanChanged through a lambda, and the stack emits it
-    from its destructor when there were edits, after the document is gone ("Signal source has been
-    deleted"). Reported to the editor's owner; remove this once document.py guards against it.
-    """
-    window.document.undo_stack.setClean()
 
 
 @pytest.fixture
@@ -150,7 +139,6 @@ def main_window(qtbot, isolated: Path):
     window.resize(1280, 860)
     window.show()
     yield window
-    forget_edits(window)
     window.close()
 
 
