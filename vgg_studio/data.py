@@ -34,6 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .atomic import atomic_write
 from .paths import user_dir
 from .resources import ResourceError, resource_path
 
@@ -294,15 +295,12 @@ def _decompress_into(raw: Path, target_dir: Path) -> None:
 
 
 def _gunzip(source: Path, target: Path) -> None:
-    """Decompress to a temporary file beside `target`, then rename, so a crash never leaves half a file."""
-    fd, tmp = tempfile.mkstemp(prefix=target.name, suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as out, gzip.open(source, "rb") as src:
+    """Decompress atomically, so a crash never leaves half a file that looks complete."""
+    def write(out) -> None:
+        with gzip.open(source, "rb") as src:
             shutil.copyfileobj(src, out, length=1 << 20)
-        os.replace(tmp, target)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+
+    atomic_write(target, write)
 
 
 def _load_cifar10(root: Path, download: bool) -> tuple[tuple[str, ...], Split, Split]:

@@ -15,8 +15,6 @@ import os
 import socket
 import re
 import shutil
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .atomic import atomic_write
 from .paths import user_dir
 from .spec import ArchSpec, SpecError, atomic_write_text, from_json, to_json
 from .train_config import ConfigError, TrainConfig
@@ -76,22 +75,6 @@ class RunRecord:
     steps: list[dict]  # epoch_float, train_loss, train_acc
     epochs: list[dict]  # epoch, train_loss, train_acc, test_acc, examples_per_sec, elapsed_s, lr
     results: RunResults | None
-
-
-# ------------------------------------------------------------------------------------------------
-# Atomic writes
-# ------------------------------------------------------------------------------------------------
-
-def _atomic_write(path: Path, write: Callable[[io.BufferedWriter], None]) -> None:
-    """Call `write` on a temporary file beside `path`, then rename it over `path`."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _csv_text(rows: list[dict], fields: tuple[str, ...]) -> str:
@@ -199,7 +182,7 @@ class RunFolder:
     def save_torch(self, name: str, obj: Any) -> None:
         import torch
 
-        _atomic_write(self.path / name, lambda fh: torch.save(obj, fh))
+        atomic_write(self.path / name, lambda fh: torch.save(obj, fh))
 
     def load_checkpoint(self) -> dict[str, Any]:
         import torch
@@ -214,7 +197,7 @@ class RunFolder:
             raise RunError(f"Cannot read {path}: {exc}") from None
 
     def save_results(self, results: RunResults) -> None:
-        _atomic_write(self.path / "results.npz", lambda fh: np.savez(
+        atomic_write(self.path / "results.npz", lambda fh: np.savez(
             fh, classes=np.array(results.classes), confusion=results.confusion, examples=results.examples,
             example_pred=results.example_pred, example_true=results.example_true))
 
