@@ -25,3 +25,29 @@ def nbytes(n: float) -> str:
 
 def shape(dims: tuple[int, ...] | list[int]) -> str:
     return "(" + ", ".join(str(d) for d in dims) + ")"
+
+
+def signed(n: int) -> str:
+    """A difference with its sign and thousands separators: 590080 -> '+590,080', 0 -> '0'."""
+    return f"{n:+,}" if n else "0"
+
+
+def signed_si(n: float, unit: str = "") -> str:
+    """A difference in SI units with its sign: 1.85e9 -> '+1.85 GFLOP'."""
+    return ("+" if n > 0 else "") + si(n, unit)
+
+
+def signed_nbytes(n: float) -> str:
+    """A memory difference with its sign: 1536 -> '+1.5 KiB'."""
+    return ("+" if n > 0 else "") + nbytes(n)
+
+
+def percent_change(delta: float, base: float) -> str:
+    """`delta` as a signed share of `base` with two significant digits ('+0.14%', '+49%'); '' if base is 0."""
+    if not base:
+        return ""
+    pct = 100 * delta / base
+    if pct == 0:
+        return "0%"
+    digits = 2 if abs(pct) < 1 else 1 if abs(pct) < 10 else 0
+    return f"{pct:+.{digits}f}%"

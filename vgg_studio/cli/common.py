@@ -16,6 +16,11 @@ def add_arch_args(parser: argparse.ArgumentParser, required: bool = True) -> Non
     source.add_argument("--preset", choices=PRESET_NAMES, metavar="NAME",
                         help=f"a built-in architecture: {', '.join(PRESET_NAMES)}")
     source.add_argument("--arch", metavar="FILE.json", help="an architecture file (see save-preset)")
+    add_override_args(parser)
+
+
+def add_override_args(parser: argparse.ArgumentParser) -> None:
+    """The overrides d2l's chapter varies, applied on top of whatever architecture was chosen."""
     parser.add_argument("--input-size", "--resize", dest="input_size", type=int, metavar="N",
                         help="input height and width (the data is resized to it when training)")
     parser.add_argument("--in-channels", type=int, metavar="C", help="input channels")
@@ -26,6 +31,11 @@ def add_arch_args(parser: argparse.ArgumentParser, required: bool = True) -> Non
 def spec_from_args(args: argparse.Namespace) -> ArchSpec:
     """The spec the flags describe; raises SpecError (with every problem) when it cannot be built."""
     spec = preset(args.preset) if args.preset else load(args.arch) if args.arch else preset("vgg11")
+    return apply_overrides(spec, args)
+
+
+def apply_overrides(spec: ArchSpec, args: argparse.Namespace) -> ArchSpec:
+    """`spec` with the override flags applied; raises SpecError (with every problem) when it is not valid."""
     overrides = {k: getattr(args, k) for k in ("input_size", "in_channels", "ratio", "num_classes")
                  if getattr(args, k, None) is not None}
     spec = spec.replace(**overrides)
