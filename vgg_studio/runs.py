@@ -56,6 +56,7 @@ class RunInfo:
     epochs: int
     device: str = ""
     message: str = ""  # why it failed or stopped, for the user
+    parent: str = ""  # the folder of the run this one is compared with (see lineage.py), "" for none
 
 
 @dataclass(frozen=True)
@@ -246,7 +247,8 @@ def _info(folder: Path, meta: dict[str, Any]) -> RunInfo:
                        best_test_acc=None if best is None else float(best),
                        created=datetime.fromisoformat(meta["created"]), status=str(meta.get("status", "")),
                        epochs_done=int(meta.get("epochs_done", 0)), epochs=int(meta.get("epochs", 0)),
-                       device=str(meta.get("device", "")), message=str(meta.get("message", "")))
+                       device=str(meta.get("device", "")), message=str(meta.get("message", "")),
+                       parent=str(meta.get("parent") or ""))
     except (KeyError, TypeError, ValueError) as exc:
         raise RunError(f"{folder / 'run.json'} is damaged ({exc!r}).") from None
 
