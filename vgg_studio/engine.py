@@ -61,6 +61,16 @@ def pick_device(name: str) -> torch.device:
     return torch.device("cpu")
 
 
+def available_devices() -> list[tuple[str, str]]:
+    """(TrainConfig.device value, label) for `auto` plus each device this torch sees, for pickers."""
+    devices = [("cpu", "CPU")]
+    if torch.cuda.is_available():
+        devices.append(("cuda", f"CUDA: {torch.cuda.get_device_name(0)}"))
+    if torch.backends.mps.is_available():
+        devices.append(("mps", "Apple MPS"))
+    return [("auto", f"Auto ({pick_device('auto').type})"), *devices]
+
+
 def cpu_has_bf16() -> bool:
     """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX); elsewhere bf16 would be emulated and slow."""
     try:

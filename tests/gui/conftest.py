@@ -1,4 +1,4 @@
-"""GUI tests: offscreen Qt, settings in a temporary file, and no dialog can block a test.
+"""GUI tests: offscreen Qt, settings in a temporary file, and no dialog can block a test; training fixtures.
 
 Dialogs are replaced by recorders: `dialogs.answer` is what QMessageBox.question returns (Discard by
 default), `dialogs.open_path` / `dialogs.save_path` what the file dialogs return.
@@ -7,13 +7,18 @@ default), `dialogs.open_path` / `dialogs.save_path` what the file dialogs return
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtWidgets import QFileDialog, QMessageBox  # noqa: E402
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from training_helpers import StandInWindow
+from vgg_studio.spec import preset
 
 
 @dataclass
@@ -65,3 +70,34 @@ def window(qtbot):
     qtbot.waitExposed(w)
     yield w
     w.document.undo_stack.setClean()  # nothing to ask when qtbot closes it
+
+
+@pytest.fixture
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Runs, settings and data under tmp_path, so tests never see the user's folders or each other's."""
+    monkeypatch.setenv("VGG_STUDIO_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("VGG_STUDIO_SETTINGS", str(tmp_path / "settings.ini"))
+    monkeypatch.setenv("VGG_STUDIO_DATA", str(tmp_path / "data"))
+    return tmp_path
+
+
+@pytest.fixture
+def stand_in(qtbot, isolated: Path) -> Iterator[StandInWindow]:
+    window = StandInWindow(preset("tiny"))
+    qtbot.addWidget(window)
+    window.resize(1200, 800)
+    yield window
+    window.close()
+
+
+@pytest.fixture
+def main_window(qtbot, isolated: Path):
+    """The real MainWindow (it installs training itself), nothing read from or written to settings."""
+    from vgg_studio.gui.main_window import MainWindow
+
+    window = MainWindow(persist=False)
+    qtbot.addWidget(window)
+    window.resize(1280, 860)
+    window.show()
+    yield window
+    window.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLabel, QLineEdit, QSpinBox, QTableView, QToolButton, QTreeView
 
-from vgg_studio.gui.arch_table_model import COL_CHANNELS, COL_CONVS, COL_EFFECTIVE, COL_SIZE, ArchTableModel
+from vgg_studio.gui.editor.arch_table_model import COL_CHANNELS, COL_CONVS, COL_EFFECTIVE, COL_SIZE, ArchTableModel
 from vgg_studio.spec import Block, preset
 from vgg_studio.summary import summarize
 from vgg_studio.units import thousands
@@ -110,14 +110,14 @@ def test_adding_blocks_until_impossible_shows_the_problem_and_undo_recovers(qtbo
     for _ in range(2):  # 7x7 -> 3x3 -> 1x1: odd sizes floor, warnings only
         click(qtbot, window, "addBlockButton")
     assert doc.is_valid() and len(doc.warnings) == 2
-    assert model.index(5, COL_SIZE).data(ArchTableModel.ProblemRole) == "warning"
+    assert model.index(5, COL_SIZE).data(ArchTableModel.CellProblemRole) == "warning"
     assert not window.summary_view.banner.isVisible()
 
     click(qtbot, window, "addBlockButton")  # the 8th pool would make the 1x1 map 0x0
     assert not doc.is_valid()
     message = doc.errors[0].message
     assert "Block 8" in message and "0x0" in message
-    assert model.index(7, COL_SIZE).data(ArchTableModel.ProblemRole) == "error"
+    assert model.index(7, COL_SIZE).data(ArchTableModel.CellProblemRole) == "error"
     assert model.index(7, COL_CONVS).data(Qt.ItemDataRole.BackgroundRole) is not None
     assert message in model.index(7, COL_SIZE).data(Qt.ItemDataRole.ToolTipRole)
     assert window.summary_view.banner.isVisible() and message in window.summary_view.banner.text()
@@ -141,7 +141,7 @@ def test_input_size_too_small_highlights_the_block_and_the_field(qtbot, window):
     type_into_spin(qtbot, spin, "8")
     assert doc.spec.input_size == 8 and not doc.is_valid()
     model = _table(window).model()
-    assert model.index(3, COL_SIZE).data(ArchTableModel.ProblemRole) == "error"
+    assert model.index(3, COL_SIZE).data(ArchTableModel.CellProblemRole) == "error"
     assert model.index(3, COL_SIZE).data() == "0 × 0"
     assert spin.property("problem") == "error"
     assert "input of at least 32" in doc.errors[0].message
@@ -156,8 +156,8 @@ def test_ratio_changes_effective_channels_and_can_be_too_big(qtbot, window):
     assert window.summary_view.total_params_text() == "43,093,322"  # d2l's small_conv_arch
     type_into_spin(qtbot, window.editor.form.ratio, "100")
     assert not doc.is_valid()
-    assert model.index(0, COL_EFFECTIVE).data(ArchTableModel.ProblemRole) == "error"
-    assert model.index(0, COL_CHANNELS).data(ArchTableModel.ProblemRole) == "error"
+    assert model.index(0, COL_EFFECTIVE).data(ArchTableModel.CellProblemRole) == "error"
+    assert model.index(0, COL_CHANNELS).data(ArchTableModel.CellProblemRole) == "error"
 
 
 def test_classifier_widths_parse_and_reject_garbage_without_losing_state(qtbot, window):

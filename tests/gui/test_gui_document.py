@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import shiboken6
 
-from vgg_studio.gui.document import ArchDocument
-from vgg_studio.gui.undo_commands import Change
+from vgg_studio.gui.editor.document import ArchDocument
+from vgg_studio.gui.editor.undo_commands import Change
 from vgg_studio.spec import Block, SpecError, load, preset
 from vgg_studio.summary import summarize
 

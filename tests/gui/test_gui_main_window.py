@@ -95,17 +95,18 @@ def test_unsaved_changes_are_asked_about(window, dialogs):
     assert window.document.spec == preset("vgg19") and not window.document.is_dirty()
 
 
-def test_close_runs_guards_first_then_asks(window, dialogs):
+def test_close_asks_every_question_before_any_hook_runs(window, dialogs):
     calls = []
     window.close_guards.append(lambda: calls.append("guard") or True)
+    window.close_hooks.append(lambda: calls.append("hook"))
     window.document.set_block(0, Block(2, 64))
     dialogs.answer = QMessageBox.StandardButton.Cancel
-    assert not window.close() and calls == ["guard"] and len(dialogs.questions) == 1
-    window.close_guards.append(lambda: False)  # e.g. training refused to stop
-    assert not window.close() and len(dialogs.questions) == 1
-    window.close_guards.pop()
+    assert not window.close() and calls == [] and len(dialogs.questions) == 1
     dialogs.answer = QMessageBox.StandardButton.Discard
-    assert window.close()
+    window.close_guards.append(lambda: False)  # another panel's question, answered "no"
+    assert not window.close() and calls == ["guard"]
+    window.close_guards.pop()
+    assert window.close() and calls == ["guard", "guard", "hook"]
 
 
 def test_add_panel_docks_and_lists_in_view_menu(qtbot, window):

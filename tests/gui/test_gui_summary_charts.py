@@ -6,8 +6,8 @@ import pytest
 from PySide6.QtCore import QPointF
 from PySide6.QtWidgets import QTreeView
 
-from vgg_studio.gui.charts import short_label
-from vgg_studio.gui.summary_view import COL_PARAMS, GroupRole
+from vgg_studio.gui.editor.charts import short_label
+from vgg_studio.gui.editor.summary_view import COL_PARAMS, GroupRole
 from vgg_studio.spec import PRESET_NAMES, Block, preset
 from vgg_studio.summary import summarize
 from vgg_studio.units import nbytes, thousands

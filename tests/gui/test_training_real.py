@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QProgressBar, QPushButton, QTableView
 
-from training_fixtures import FAST_TINY, isolated, main_window, points  # noqa: F401 (fixtures)
+from training_helpers import FAST_TINY, points
 from vgg_studio import spec as spec_mod
 from vgg_studio.events import Failed, Finished, RunStarted
 from vgg_studio.spec import Block

@@ -6,16 +6,16 @@ import threading
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PySide6.QtCore import QPointF, QSettings, Qt
-from PySide6.QtWidgets import QProgressBar, QPushButton
+from PySide6.QtWidgets import QMessageBox, QPushButton
 
-from training_fixtures import FakeEngine, StandInWindow, isolated, points, stand_in  # noqa: F401 (fixtures)
+from training_helpers import FakeEngine, StandInWindow, points
 from vgg_studio.events import EpochEnd, Finished, RunStarted
-from vgg_studio.gui.live_plots import Curves, LivePlots, write_curves_csv
-from vgg_studio.gui.results_view import ResultsView
-from vgg_studio.gui.training import install_training
-from vgg_studio.gui.training_panel import TrainingPanel, format_duration
+from vgg_studio.gui.training.live_plots import LivePlots
+from vgg_studio.metrics import Curves, write_curves_csv
+from vgg_studio.gui.training.results_view import ResultsView
+from vgg_studio.gui.training.controller import install_training
+from vgg_studio.gui.training.panel import TrainingPanel, format_duration
 from vgg_studio.runs import RunResults
 from vgg_studio.spec import Block
 
@@ -191,3 +191,18 @@ def test_settings_are_remembered(qtbot, isolated):
     qtbot.addWidget(again)
     again.restore_settings(settings)
     assert again.config() == panel.config() and again.resize_override() == 32
+
+
+def test_cancelling_the_close_question_keeps_training(qtbot, main_window, dialogs):
+    ctl = main_window.training
+    ctl.train_fn = FakeEngine(epochs_delay=0.05)
+    ctl.panel.epochs.setValue(100)
+    main_window.document.set_block(0, Block(2, 64))  # unsaved: closing asks first
+    qtbot.mouseClick(ctl.panel.train_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: ctl.plots._loss.n > 0, timeout=5000)
+    dialogs.answer = QMessageBox.StandardButton.Cancel
+    assert not main_window.close()
+    assert ctl.job is not None and not ctl.job.cancel.is_set() and ctl.job.thread.isRunning()
+    dialogs.answer = QMessageBox.StandardButton.Discard
+    assert main_window.close()
+    assert ctl.job is None and ctl.last_result.cancelled

@@ -11,9 +11,10 @@ import os
 import sys
 from pathlib import Path
 
+from ..cli.common import fail
 from ..spec import PRESET_NAMES, SpecError, load
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+EXIT_OK = 0
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -44,11 +45,6 @@ def _headless() -> bool:
             and not os.environ.get("WAYLAND_DISPLAY") and not os.environ.get("QT_QPA_PLATFORM"))
 
 
-def _fail(message: str) -> int:
-    print(f"vgg-studio: error: {message}", file=sys.stderr)
-    return EXIT_USAGE
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the app (blocks until the window closes) or take a screenshot; returns the exit status."""
     parser = build_parser()
@@ -58,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     arch_file = args.arch or args.file
     if args.file and (args.arch or args.preset):
-        return _fail("give either FILE.json or --preset/--arch, not both")
+        return fail("give either FILE.json or --preset/--arch, not both")
 
     # Read the file before any window exists, so a bad file is a message and nothing else.
     spec = None
@@ -67,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             spec = load(arch_file)
         except SpecError as exc:
             if args.screenshot:
-                return _fail(str(exc))
+                return fail(str(exc))
             load_error = str(exc)
         else:
             load_error = None
@@ -76,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if _headless():
         if not args.screenshot:
-            return _fail("no display found (DISPLAY is not set). Use --screenshot FILE.png to render the "
+            return fail("no display found (DISPLAY is not set). Use --screenshot FILE.png to render the "
                          "window offscreen, or the command-line tools (vgg-studio summary --help).")
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
@@ -116,8 +112,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _open(window, spec, arch_file: str | None, preset_name: str | None) -> None:
     if spec is not None and arch_file:
-        window.document.reset(spec, arch_file)
-        window._after_file(window.document.path)
+        window.show_opened(spec, arch_file)
     elif preset_name:
         window.open_preset(preset_name)
 
@@ -130,7 +125,7 @@ def screenshot(window, path: Path, size: tuple[int, int] = (1280, 800)) -> int:
     window.show()
     for _ in range(3):  # let docks, layouts and the plots settle
         QCoreApplication.processEvents()
-    window._default_sizes()
+    window.default_dock_sizes()
     QCoreApplication.processEvents()
     image = window.grab().toImage()
     if image.width() != size[0] or image.height() != size[1]:  # high-DPI screens grab more pixels
@@ -138,6 +133,6 @@ def screenshot(window, path: Path, size: tuple[int, int] = (1280, 800)) -> int:
                              Qt.TransformationMode.SmoothTransformation)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not image.save(str(path), "PNG"):
-        return _fail(f"cannot write the screenshot to {path}")
+        return fail(f"cannot write the screenshot to {path}")
     print(f"wrote {path} ({size[0]}x{size[1]})")
     return EXIT_OK

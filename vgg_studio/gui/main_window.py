@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import PySide6
-from PySide6.QtCore import QByteArray, QSettings, Qt, qVersion
+from PySide6.QtCore import QSettings, Qt, qVersion
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QIcon, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QLabel, QMainWindow,
                                QMessageBox, QStatusBar, QStyle, QToolBar, QWidget)
@@ -20,12 +20,13 @@ from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QLabel, QMai
 from .. import __version__
 from ..spec import PRESET_NAMES, ArchSpec, SpecError, preset
 from ..units import si, thousands
-from .arch_editor import ArchEditor
-from .charts import ChartsPanel
-from .document import ArchDocument
-from .settings import RecentFiles, open_settings, read_int, read_str
-from .summary_view import SummaryView
-from .training import install_training
+from . import style
+from .editor.arch_editor import ArchEditor
+from .editor.charts import ChartsPanel
+from .editor.document import ArchDocument
+from .editor.summary_view import SummaryView
+from .settings import Session, open_settings
+from .training.controller import install_training
 
 APP_NAME = "vgg-studio"
 DEFAULT_PRESET = "vgg11"
@@ -41,27 +42,11 @@ PRESET_LABELS = {
 
 
 class MainWindow(QMainWindow):
-    """vgg-studio's main window. Stable API for code that extends it (e.g. the training panels):
-
-    - ``MainWindow(settings=None, *, persist=True, restore_session=None)`` — with no arguments it uses the
-      user's settings (or ``$VGG_STUDIO_SETTINGS``), restores the last file or preset, else opens vgg11.
-      ``persist=False`` neither reads nor writes window state or session (used for screenshots).
-    - ``window.document``: the ArchDocument — ``spec`` (current ArchSpec), ``is_valid()``, ``summary``,
-      signals ``specChanged(object)``, ``validityChanged(bool)``, ``summaryChanged(object)``,
-      ``problemsChanged(list)``, ``dirtyChanged(bool)``; ``undo_stack``. Disable training while
-      ``not document.is_valid()``.
-    - ``window.load_spec(spec, name_or_path) -> bool``: open an architecture (e.g. a past run's) as a new
-      untitled document, asking first about unsaved changes; False if the user cancelled.
-    - ``window.add_panel(title, widget, area=Qt.BottomDockWidgetArea, object_name=None, tabify=True)``
-      returns the QDockWidget; it is listed in the View menu and its placement is remembered. With
-      ``tabify`` it becomes a tab beside the panels already in that area (call ``dock.raise_()`` to show
-      it); otherwise it splits the area. ``window.view_menu`` lists all panels.
-    - ``window.close_guards``: callables run first by closeEvent, in order; any returning False cancels
-      the close (e.g. "stop the training thread and wait"). The unsaved-changes question comes after.
-    - Object names: ``archTable``, ``summaryView``, ``presetCombo``, actions ``preset_<name>``,
-      ``paramChart``, ``flopChart``, ``statusBar``; docks ``archDock`` and ``chartsDock``.
-    - ``open_file(path=None)``, ``open_preset(name)``, ``save()``, ``save_as(path=None)``, ``new_document()``
-      each return True when done.
+    """vgg-studio's main window: the architecture editor in docks around the summary; other panels (training)
+    are added with `add_panel`; closing asks every question first (unsaved changes, `close_guards`) and only
+    then runs `close_hooks` (stop training), so a cancelled close changes nothing. With no arguments it uses the
+    user's settings (or ``$VGG_STUDIO_SETTINGS``) and restores the last file or preset; ``persist=False``
+    neither reads nor writes any of them (screenshots). Panels and controls have object names for tests.
     """
 
     def __init__(self, settings: QSettings | None = None, *, persist: bool = True,
@@ -70,8 +55,12 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
         self.settings = settings if settings is not None else open_settings()
         self.persist = persist
-        self.recent = RecentFiles(self.settings)
+        self.session = Session(self.settings, persist)
+        self.recent = self.session.recent
+        # Questions asked before closing (after the unsaved-changes one): any False keeps the window open, so
+        # they must not change anything. Hooks run once the close is decided (stop a job, wait for its thread).
         self.close_guards: list[Callable[[], bool]] = []
+        self.close_hooks: list[Callable[[], None]] = []
         self._docks: list[QDockWidget] = []
         self._layout_restored = False
 
@@ -105,9 +94,11 @@ class MainWindow(QMainWindow):
         self.document.undo_stack.indexChanged.connect(lambda _i: self.editor.table.viewport().update())
 
         self.resize(1280, 800)
-        self._default_sizes()
+        self.default_dock_sizes()
         self._default_state = self.saveState()
-        self._restore_view_settings()
+        if persist:
+            self.summary_view.restore_settings(self.settings)
+        self._show_preset_choice(DEFAULT_PRESET)
         if persist and (restore_session is None or restore_session):
             self._restore_session()
         self._update_title()
@@ -227,7 +218,8 @@ class MainWindow(QMainWindow):
 
     def add_panel(self, title: str, widget: QWidget, area: Qt.DockWidgetArea = Qt.DockWidgetArea.BottomDockWidgetArea,
                   object_name: str | None = None, *, tabify: bool = True) -> QDockWidget:
-        """Dock `widget` under `title`; listed in the View menu; see the class docstring."""
+        """Dock `widget` under `title`, listed in the View menu, its placement remembered. With `tabify` it
+        becomes a tab beside the panels already in `area` (`dock.raise_()` shows it), else it splits the area."""
         dock = QDockWidget(title, self)
         dock.setObjectName(object_name or re.sub(r"\W+", "", title.title()).lower() + "Dock")
         dock.setWidget(widget)
@@ -240,7 +232,8 @@ class MainWindow(QMainWindow):
         self.view_menu.insertAction(self._view_separator, dock.toggleViewAction())
         return dock
 
-    def _default_sizes(self) -> None:
+    def default_dock_sizes(self) -> None:
+        """Give the docks their designed sizes (the table's width, the charts' height)."""
         self.resizeDocks([self.arch_dock], [self.editor.minimumSizeHint().width()], Qt.Orientation.Horizontal)
         self.resizeDocks([self.charts_dock], [270], Qt.Orientation.Vertical)
 
@@ -275,7 +268,7 @@ class MainWindow(QMainWindow):
             return False
         self.document.reset(spec)
         self._show_preset_choice(name)
-        self._remember("preset", name)
+        self.session.opened_preset(name)
         self.statusBar().showMessage(f"Opened the {name} preset.", 4000)
         return True
 
@@ -283,7 +276,7 @@ class MainWindow(QMainWindow):
         if not self.maybe_save():
             return False
         if path is None:
-            start = str(self.document.path.parent) if self.document.path else read_str(self.settings, "session/lastDir")
+            start = str(self.document.path.parent) if self.document.path else self.session.last_dir()
             path, _ = QFileDialog.getOpenFileName(self, "Open architecture", start, FILE_FILTER)
             if not path:
                 return False
@@ -295,6 +288,11 @@ class MainWindow(QMainWindow):
         self._after_file(self.document.path)
         self.statusBar().showMessage(f"Opened {self.document.path}", 4000)
         return True
+
+    def show_opened(self, spec: ArchSpec, path: str | os.PathLike[str]) -> None:
+        """Make `spec`, already read from `path` (e.g. by the command line), the open document."""
+        self.document.reset(spec, path)
+        self._after_file(self.document.path)
 
     def load_spec(self, spec: ArchSpec, name_or_path: str | os.PathLike[str]) -> bool:
         """Open `spec` as a new untitled document named after `name_or_path` (asks about unsaved changes)."""
@@ -310,7 +308,7 @@ class MainWindow(QMainWindow):
 
     def save_as(self, path: str | os.PathLike[str] | None = None) -> bool:
         if path is None:
-            start = self.document.path or Path(read_str(self.settings, "session/lastDir") or ".") / (
+            start = self.document.path or Path(self.session.last_dir() or ".") / (
                 re.sub(r"[^\w.-]+", "-", self.document.spec.name).strip("-").lower() or "architecture")
             path, _ = QFileDialog.getSaveFileName(self, "Save architecture as", str(start), FILE_FILTER)
             if not path:
@@ -333,13 +331,9 @@ class MainWindow(QMainWindow):
         return True
 
     def _after_file(self, path: Path | None) -> None:
-        if path is None:
-            return
-        self.recent.add(path)
-        self._remember("file", str(path))
-        if self.persist:
-            self.settings.setValue("session/lastDir", str(path.parent))
-        self._show_preset_choice(None)
+        if path is not None:
+            self.session.opened_file(path)
+            self._show_preset_choice(None)
 
     # --- presets combo -------------------------------------------------------------------------
     @property
@@ -379,69 +373,43 @@ class MainWindow(QMainWindow):
         self.open_file(path)
 
     # --- window state --------------------------------------------------------------------------
-    def _remember(self, kind: str, value: str) -> None:
-        if not self.persist:
-            return
-        self.settings.setValue("session/lastKind", kind)
-        self.settings.setValue("session/lastFile" if kind == "file" else "session/lastPreset", value)
-
     def _restore_session(self) -> None:
-        kind = read_str(self.settings, "session/lastKind")
-        last_file = read_str(self.settings, "session/lastFile")
-        last_preset = read_str(self.settings, "session/lastPreset", DEFAULT_PRESET)
-        if kind == "file" and last_file:
+        kind, value = self.session.last_opened(DEFAULT_PRESET)
+        if kind == "file":
             try:
-                self.document.open(last_file)
+                self.document.open(value)
                 self._show_preset_choice(None)
                 return
             except SpecError as exc:
                 self.statusBar().showMessage(f"Could not reopen the last file: {exc}", 10000)
-        name = last_preset if last_preset in PRESET_NAMES else DEFAULT_PRESET
+            value = DEFAULT_PRESET
+        name = value if value in PRESET_NAMES else DEFAULT_PRESET
         self.document.reset(preset(name))
         self._show_preset_choice(name)
-
-    def _restore_view_settings(self) -> None:
-        if not self.persist:
-            self._show_preset_choice(DEFAULT_PRESET)
-            return
-        self.summary_view.batch_spin.setValue(read_int(self.settings, "summary/batchSize", 128))
-        index = self.summary_view.optimizer_combo.findData(read_str(self.settings, "summary/optimizer", "sgd"))
-        self.summary_view.optimizer_combo.setCurrentIndex(max(index, 0))
-        self._show_preset_choice(DEFAULT_PRESET)
 
     def showEvent(self, event: QShowEvent) -> None:
         # Restore dock layout at first show, so that panels added after construction are placed too.
         if not self._layout_restored:
             self._layout_restored = True
-            if self.persist:
-                geometry = self.settings.value("window/geometry")
-                state = self.settings.value("window/state")
-                if isinstance(geometry, QByteArray):
-                    self.restoreGeometry(geometry)
-                if isinstance(state, QByteArray):
-                    self.restoreState(state)
+            self.session.restore_window(self)
         super().showEvent(event)
 
     def reset_layout(self) -> None:
         self.restoreState(self._default_state)
         for dock in self._docks:
             dock.show()
-        self._default_sizes()
+        self.default_dock_sizes()
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        for guard in list(self.close_guards):
-            if not guard():
-                event.ignore()
-                return
-        if not self.maybe_save():
+        if not self.maybe_save() or not all(guard() for guard in list(self.close_guards)):
             event.ignore()
             return
+        for hook in list(self.close_hooks):
+            hook()
+        self.session.save_window(self)
         if self.persist:
-            self.settings.setValue("window/geometry", self.saveGeometry())
-            self.settings.setValue("window/state", self.saveState())
-            self.settings.setValue("summary/batchSize", self.summary_view.batch_spin.value())
-            self.settings.setValue("summary/optimizer", self.summary_view.optimizer())
-            self.settings.sync()
+            self.summary_view.save_settings(self.settings)
+        self.session.sync()
         event.accept()
 
     # --- feedback ------------------------------------------------------------------------------
@@ -455,7 +423,7 @@ class MainWindow(QMainWindow):
         if errors:
             more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
             self.validity_label.setText(f"✗ Not valid: {errors[0].message}{more}")
-            self.validity_label.setStyleSheet("color: #a4161a; font-weight: bold;")
+            self.validity_label.setStyleSheet(f"color: {style.ERROR_STRONG}; font-weight: bold;")
         else:
             summary = self.document.summary
             numbers = (f" — {thousands(summary.total_params)} parameters, {si(summary.total_flops, 'FLOP')}"

@@ -16,9 +16,9 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
-from .. import spec as spec_mod
-from ..spec import ArchSpec, Block, Problem, SpecError, validate
-from ..summary import Summary, summarize
+from ... import spec as spec_mod
+from ...spec import ArchSpec, Block, Problem, SpecError, validate
+from ...summary import Summary, summarize
 from .undo_commands import Change, SpecCommand
 
 # How the form and the undo history name the network-wide fields.

@@ -2,7 +2,7 @@
 
 The model shows the document's spec and nothing else; `setData` asks the document for an edit and the
 document's `edited` signal tells the model which rows to insert, remove, move or repaint. Problems from
-validation are exposed through data roles (background, tooltip, `ProblemRole`) so the view highlights
+validation are exposed through data roles (background, tooltip, `CellProblemRole`) so the view highlights
 the offending row and cell.
 """
 
@@ -11,7 +11,8 @@ from __future__ import annotations
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 
-from ..spec import MAX_CHANNELS, Block, Problem
+from ...spec import MAX_CHANNELS, Block, Problem
+from .. import style
 from .document import ArchDocument
 from .undo_commands import Change
 
@@ -27,11 +28,11 @@ HEADER_TIPS = (
 # Which cell a problem's `field` points at; "blocks" problems (spatial) point at the output size.
 FIELD_COLUMN = {"num_convs": COL_CONVS, "out_channels": COL_CHANNELS, "blocks": COL_SIZE}
 
-ERROR_ROW = QColor("#fbe3e4")
-ERROR_CELL = QColor("#f3a8ab")
-WARNING_CELL = QColor("#fff1c2")
-DARK_TEXT = QColor("#1b1b1b")
-DERIVED_TEXT = QColor("#5a5a5a")
+ERROR_ROW = QColor(style.ERROR_BG)
+ERROR_CELL = QColor(style.ERROR_CELL_BG)
+WARNING_CELL = QColor(style.WARNING_BG)
+DARK_TEXT = QColor(style.DARK_TEXT)
+DERIVED_TEXT = QColor(style.DERIVED_TEXT)
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -39,7 +40,7 @@ Index = QModelIndex | QPersistentModelIndex
 class ArchTableModel(QAbstractTableModel):
     """Rows are `document.spec.blocks`; columns block #, convs, out channels, effective channels, size."""
 
-    ProblemRole = Qt.ItemDataRole.UserRole + 1  # "error", "warning" or None for the cell
+    CellProblemRole = Qt.ItemDataRole.UserRole + 1  # "error", "warning" or None: the cell's worst problem
 
     def __init__(self, document: ArchDocument, parent=None) -> None:
         super().__init__(parent)
@@ -86,7 +87,7 @@ class ArchTableModel(QAbstractTableModel):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         cell = self._cell_problems.get((row, col), [])
         row_errors = self._row_errors.get(row, [])
-        if role == self.ProblemRole:
+        if role == self.CellProblemRole:
             if any(p.is_error for p in cell):
                 return "error"
             return "warning" if cell else None
@@ -187,9 +188,6 @@ class ArchTableModel(QAbstractTableModel):
                 self._cell_problems.setdefault((p.block, COL_EFFECTIVE), []).append(p)
             if p.is_error:
                 self._row_errors.setdefault(p.block, []).append(p)
-
-    def problems_of_row(self, row: int) -> list[Problem]:
-        return [p for p in self._document.problems if p.block == row]
 
 
 def _as_int(value) -> int | None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Literal
 
 from PySide6.QtGui import QUndoCommand
 
-from ..spec import ArchSpec
+from ...spec import ArchSpec
 
 if TYPE_CHECKING:
     from .document import ArchDocument

@@ -6,13 +6,15 @@ numbers below stay those of the last valid architecture.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QSettings, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QSpinBox, QTreeView,
                                QVBoxLayout, QWidget)
 
-from ..summary import OPTIMIZER_STATE_COPIES, LayerRow, Summary
-from ..units import nbytes, shape, si, thousands
+from ...summary import OPTIMIZER_STATE_COPIES, LayerRow, Summary
+from ...units import nbytes, shape, si, thousands
+from ..settings import read_int, read_str
+from ..style import BANNER_STYLE
 from .document import ArchDocument
 
 COLUMNS = ("Layer", "Output shape", "Parameters", "FLOPs", "Activations")
@@ -27,8 +29,6 @@ COLUMN_TIPS = (
 GroupRole = Qt.ItemDataRole.UserRole + 1  # block index for block groups; -1 classifier; -2 total
 CLASSIFIER, TOTAL = -1, -2
 OPTIMIZER_LABELS = {"sgd": "SGD", "sgd-momentum": "SGD + momentum", "adam": "Adam", "adamw": "AdamW"}
-BANNER_STYLE = ("QLabel { background: #fbe3e4; color: #5c1114; border: 1px solid #e39a9e; "
-                "border-radius: 3px; padding: 4px 6px; }")
 
 
 def _percent(share: float) -> str:
@@ -117,6 +117,15 @@ class SummaryView(QWidget):
 
     def optimizer(self) -> str:
         return self.optimizer_combo.currentData()
+
+    def save_settings(self, settings: QSettings) -> None:
+        settings.setValue("summary/batchSize", self.batch_spin.value())
+        settings.setValue("summary/optimizer", self.optimizer())
+
+    def restore_settings(self, settings: QSettings) -> None:
+        self.batch_spin.setValue(read_int(settings, "summary/batchSize", 128))
+        index = self.optimizer_combo.findData(read_str(settings, "summary/optimizer", "sgd"))
+        self.optimizer_combo.setCurrentIndex(max(index, 0))
 
     def show_summary(self, summary: Summary | None) -> None:
         self._summary = summary

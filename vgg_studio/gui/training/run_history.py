@@ -16,13 +16,14 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QMessageBox, QPushButton,
                                QTableView, QVBoxLayout, QWidget)
 
-from .. import runs
-from ..runs import RunError, RunInfo
-from ..units import si
+from ... import runs
+from ...runs import RunError, RunInfo
+from ...units import si
+from .. import style
 
 COLUMNS = ("Architecture", "Params", "Dataset", "Best test acc", "Epochs", "Status", "Date")
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
-STATUS_COLORS = {"failed": "#c0392b", "cancelled": "#b9770e", "running": "#1f77b4"}
+STATUS_COLORS = {"failed": style.ERROR, "cancelled": style.WARNING, "running": style.RUNNING}
 
 
 class RunTableModel(QAbstractTableModel):
@@ -82,7 +83,6 @@ class RunHistory(QWidget):
 
     selectionChanged = Signal(list)  # list[Path] of the selected runs
     openRequested = Signal(object)  # Path of the run whose architecture to open
-    deleted = Signal(object)  # Path of a run that was deleted
 
     def __init__(self, root: Path | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -119,7 +119,7 @@ class RunHistory(QWidget):
         self.delete_button.clicked.connect(self.delete_selected)
         self.refresh_button.clicked.connect(self.refresh)
         self.hint = QLabel("Select several runs to compare their curves.", objectName="runHint")
-        self.hint.setStyleSheet("color: palette(mid);")
+        self.hint.setStyleSheet(style.MUTED_STYLE)
 
         buttons = QHBoxLayout()
         buttons.addWidget(self.hint, 1)
@@ -171,8 +171,6 @@ class RunHistory(QWidget):
                 runs.delete_run(path)
             except (RunError, OSError) as exc:
                 problems.append(f"{path.name}: {exc}")
-            else:
-                self.deleted.emit(path)
         self.refresh()
         if problems:
             QMessageBox.warning(self, "Some runs were not deleted", "\n".join(problems))

@@ -16,8 +16,8 @@ from PySide6.QtCore import QPointF
 from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QToolTip, QWidget
 
-from ..summary import LayerRow, Summary
-from ..units import si, thousands
+from ...summary import LayerRow, Summary
+from ...units import si, thousands
 
 Metric = Literal["params", "flops"]
 CONV_COLORS = (QColor("#3a6ea5"), QColor("#76a5d8"))  # alternate per block so blocks read as groups
@@ -172,4 +172,4 @@ class ChartsPanel(QWidget):
         self.flop_chart.highlight_blocks(blocks)
 
 
-__all__ = ["ShareChart", "ChartsPanel", "short_label"]
+__all__ = ["ChartsPanel", "ShareChart", "short_label"]

@@ -1,22 +1,22 @@
-"""Fixtures for the training GUI tests: isolated runs/settings/data folders, windows and a fake engine.
+"""Helpers for the training GUI tests: a stand-in host window, a fake engine, a fast architecture.
 
-Import the fixtures into a test module with `from training_fixtures import *`-style explicit imports;
-pytest finds them by name there.
+The fixtures that use them (`isolated`, `stand_in`, `main_window`) are in conftest.py.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
 
 from vgg_studio.events import BatchProgress, EpochEnd, Event, Failed, Finished, RunStarted
+from vgg_studio.gui.editor.document import ArchDocument
+from vgg_studio.gui.settings import open_settings
 from vgg_studio.spec import ArchSpec, preset
 from vgg_studio.train_config import TrainConfig
 
@@ -25,30 +25,20 @@ from vgg_studio.train_config import TrainConfig
 FAST_TINY = preset("tiny").replace(ratio=4)
 
 
-@pytest.fixture
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Runs, settings and data under tmp_path, so tests never see the user's folders or each other's."""
-    monkeypatch.setenv("VGG_STUDIO_RUNS", str(tmp_path / "runs"))
-    monkeypatch.setenv("VGG_STUDIO_SETTINGS", str(tmp_path / "settings.ini"))
-    monkeypatch.setenv("VGG_STUDIO_DATA", str(tmp_path / "data"))
-    return tmp_path
-
-
 class StandInWindow(QMainWindow):
-    """The parts of MainWindow that install_training relies on, for testing the panels alone."""
+    """A `TrainingHost` (what install_training needs of MainWindow), for testing the panels alone."""
 
     def __init__(self, spec: ArchSpec) -> None:
         super().__init__()
-        from vgg_studio.gui.document import ArchDocument
-
         self.document = ArchDocument(spec, parent=self)
-        self.close_guards: list[Callable[[], bool]] = []
+        self.close_hooks: list[Callable[[], None]] = []
         self.setCentralWidget(QWidget())
+        self.settings = open_settings()
         self.persist = False
         self.loaded: list[tuple[ArchSpec, str]] = []
 
     def add_panel(self, title: str, widget: QWidget, area=Qt.DockWidgetArea.BottomDockWidgetArea,
-                  object_name: str | None = None) -> QDockWidget:
+                  object_name: str | None = None, *, tabify: bool = True) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(object_name or title)
         dock.setWidget(widget)
@@ -61,9 +51,8 @@ class StandInWindow(QMainWindow):
         return True
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not all(guard() for guard in self.close_guards):
-            event.ignore()
-            return
+        for hook in self.close_hooks:
+            hook()
         event.accept()
 
 
@@ -115,31 +104,6 @@ class FakeEngine:
                          test_acc=acc - 0.02, examples_per_sec=1000.0, cancelled=cancelled)
         emit(event)
         return event
-
-
-@pytest.fixture
-def stand_in(qtbot, isolated: Path) -> Iterator[StandInWindow]:
-    window = StandInWindow(preset("tiny"))
-    qtbot.addWidget(window)
-    window.resize(1200, 800)
-    yield window
-    window.close()
-
-
-@pytest.fixture
-def main_window(qtbot, isolated: Path):
-    """The real MainWindow with training installed (by the window itself once it does so)."""
-    from vgg_studio.gui.main_window import MainWindow
-    from vgg_studio.gui.training import install_training
-
-    window = MainWindow(persist=False)
-    if getattr(window, "training", None) is None:
-        install_training(window)
-    qtbot.addWidget(window)
-    window.resize(1280, 860)
-    window.show()
-    yield window
-    window.close()
 
 
 def points(curve) -> int:

@@ -8,11 +8,9 @@ and fed with `setData`; past runs are drawn underneath, fainter, for comparison.
 
 from __future__ import annotations
 
-import math
 import os
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 import pyqtgraph as pg
@@ -21,14 +19,15 @@ from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QMessageBox, QPushButton, QVBoxLayout, QWidget
 
-from ..events import BatchProgress, EpochEnd, Finished, RunStarted
-from ..spec import atomic_write_text
+from ...events import BatchProgress, EpochEnd, Finished, RunStarted
+from ...metrics import Curves, write_curves_csv
 
 REDRAW_MS = 50  # at most ~20 redraws per second
 # d2l's animator: train loss '-', train acc 'm--', test acc 'g-.'
 LOSS_PEN = pg.mkPen("#1f77b4", width=2)
 TRAIN_ACC_PEN = pg.mkPen("#c040c0", width=2, style=Qt.PenStyle.DashLine)
-TEST_ACC_PEN = pg.mkPen("#2ca02c", width=2, style=Qt.PenStyle.DashDotLine)
+TEST_ACC_COLOR = "#2ca02c"
+TEST_ACC_PEN = pg.mkPen(TEST_ACC_COLOR, width=2, style=Qt.PenStyle.DashDotLine)
 OVERLAY_COLORS = ("#7f7f7f", "#ff7f0e", "#8c564b", "#17becf", "#bcbd22", "#d62728", "#9467bd", "#e377c2")
 
 
@@ -58,40 +57,6 @@ class _Series:
     @property
     def y(self) -> np.ndarray:
         return self._y[: self.n]
-
-
-@dataclass(frozen=True)
-class Curves:
-    """One run's metrics as arrays: what the plots draw and the CSV export writes."""
-
-    label: str
-    step_x: np.ndarray = field(default_factory=lambda: np.empty(0))
-    train_loss: np.ndarray = field(default_factory=lambda: np.empty(0))
-    train_acc: np.ndarray = field(default_factory=lambda: np.empty(0))
-    epoch_x: np.ndarray = field(default_factory=lambda: np.empty(0))
-    test_acc: np.ndarray = field(default_factory=lambda: np.empty(0))
-
-    @classmethod
-    def from_rows(cls, label: str, steps: Sequence[dict], epochs: Sequence[dict]) -> Curves:
-        """From a run folder's steps.csv and epochs.csv rows (`runs.RunRecord`)."""
-        col = lambda rows, key: np.array([float(r[key]) for r in rows], dtype=float)  # noqa: E731
-        return cls(label, col(steps, "epoch_float"), col(steps, "train_loss"), col(steps, "train_acc"),
-                   col(epochs, "epoch"), col(epochs, "test_acc"))
-
-
-def write_curves_csv(path: str | os.PathLike[str], curves: Curves) -> None:
-    """One row per x value; test acc only where an epoch ended (blank elsewhere), like the plot."""
-    rows: dict[float, dict[str, float]] = {}
-    for x, loss, acc in zip(curves.step_x, curves.train_loss, curves.train_acc):
-        rows.setdefault(round(float(x), 9), {}).update(train_loss=float(loss), train_acc=float(acc))
-    for x, acc in zip(curves.epoch_x, curves.test_acc):
-        rows.setdefault(round(float(x), 9), {})["test_acc"] = float(acc)
-    lines = ["epoch,train_loss,train_acc,test_acc"]
-    fmt = lambda v: "" if v is None or math.isnan(v) else f"{v:.6g}"  # noqa: E731
-    for x in sorted(rows):
-        r = rows[x]
-        lines.append(f"{x:.6g},{fmt(r.get('train_loss'))},{fmt(r.get('train_acc'))},{fmt(r.get('test_acc'))}")
-    atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 class LivePlots(QWidget):
@@ -136,7 +101,7 @@ class LivePlots(QWidget):
         self.loss_curve = self.loss_plot.plot(name="train loss", pen=LOSS_PEN)
         self.train_acc_curve = self.accuracy_plot.plot(name="train acc", pen=TRAIN_ACC_PEN)
         self.test_acc_curve = self.accuracy_plot.plot(name="test acc", pen=TEST_ACC_PEN, symbol="o",
-                                                      symbolSize=6, symbolBrush="#2ca02c", symbolPen=None)
+                                                      symbolSize=6, symbolBrush=TEST_ACC_COLOR, symbolPen=None)
         for curve in (self.loss_curve, self.train_acc_curve, self.test_acc_curve):
             curve.setZValue(10)
         self._overlay_items: list[tuple[pg.PlotWidget, pg.PlotDataItem]] = []
@@ -212,19 +177,6 @@ class LivePlots(QWidget):
         self._redraw()
         if result is not None and result.examples_per_sec:
             self.speed_label.setText(f"{result.examples_per_sec:,.1f} examples/sec on {result.device}")
-
-    def show_record(self, curves: Curves, epochs: int) -> None:
-        """Show a finished run as the main curves (e.g. after the app restarts)."""
-        self.clear_live()
-        self._label = curves.label
-        for x, loss, acc in zip(curves.step_x, curves.train_loss, curves.train_acc):
-            self._loss.append(x, loss)
-            self._train_acc.append(x, acc)
-        for x, acc in zip(curves.epoch_x, curves.test_acc):
-            self._test_acc.append(x, acc)
-        self._epochs = max(1, epochs)
-        self._fit_x()
-        self._schedule()
 
     def live_curves(self) -> Curves:
         return Curves(self._label, self._loss.x.copy(), self._loss.y.copy(), self._train_acc.y.copy(),

@@ -13,11 +13,12 @@ from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QListView, QListWidget, QListWidgetItem,
                                QSplitter, QTableView, QVBoxLayout, QWidget)
 
-from ..runs import RunResults
+from ...runs import RunResults
+from .. import style
 
 TILE = 64  # pixels per example image on screen
-WRONG = QColor("#c0392b")
-RIGHT = QColor("#1e8449")
+WRONG = QColor(style.ERROR)
+RIGHT = QColor(style.OK)
 
 
 class ConfusionModel(QAbstractTableModel):

@@ -11,14 +11,15 @@ from __future__ import annotations
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from ..events import BatchProgress, EpochEnd, Event, Failed, Finished, RunStarted
-from ..spec import ArchSpec
-from ..train_config import TrainConfig
+from ...events import BatchProgress, EpochEnd, Event, Failed, Finished, RunStarted
+from ...spec import ArchSpec
+from ...train_config import TrainConfig
 
 # While a worker thread runs Python (loading data, the loop between torch ops), the GUI thread needs the
 # GIL back quickly after each call into Qt; with CPython's default 5 ms switch interval, a repaint that
@@ -36,7 +37,7 @@ class TrainFn(Protocol):
 
 def _engine_train() -> TrainFn:
     # Imported on first use, in the worker thread, so the GUI thread never pays for the engine's imports.
-    from ..engine import train
+    from ...engine import train
 
     return train
 
@@ -125,9 +126,6 @@ class TrainingJob(QObject):
         self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(min(self._switch_interval, GUI_SWITCH_INTERVAL_S))
         self._thread.start()
-
-    def is_running(self) -> bool:
-        return self._thread is not None
 
     def stop(self) -> None:
         """Ask the engine to stop; it does so within one batch and `ended` follows."""

@@ -13,11 +13,10 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QAbstractSpinBox, QDoubleSpinBox, QFormLayout, QLineEdit, QSpinBox,
                                QWidget)
 
-from ..spec import (MAX_CLASSES, MAX_IN_CHANNELS, MAX_INPUT_SIZE, MAX_RATIO, ArchSpec, Problem)
+from ...spec import (MAX_CLASSES, MAX_IN_CHANNELS, MAX_INPUT_SIZE, MAX_RATIO, ArchSpec, Problem)
+from ..style import ERROR_FIELD_STYLE, WARNING_FIELD_STYLE
 from .document import ArchDocument
 
-ERROR_STYLE = "background-color: #fbe3e4; color: #1b1b1b;"
-WARNING_STYLE = "background-color: #fff1c2; color: #1b1b1b;"
 
 FIELD_TIPS = {
     "name": "A name for this architecture (saved in the file and shown in run history)",
@@ -131,10 +130,10 @@ class NetworkForm(QWidget):
         for key, widget in self.fields.items():
             found = by_field.get(key, [])
             if key == "hidden" and self._parse_error:
-                widget.setStyleSheet(ERROR_STYLE)
+                widget.setStyleSheet(ERROR_FIELD_STYLE)
                 widget.setToolTip(self._parse_error)
             elif found:
-                widget.setStyleSheet(ERROR_STYLE if any(p.is_error for p in found) else WARNING_STYLE)
+                widget.setStyleSheet(ERROR_FIELD_STYLE if any(p.is_error for p in found) else WARNING_FIELD_STYLE)
                 widget.setToolTip("\n".join(p.message for p in found))
             else:
                 widget.setStyleSheet("")

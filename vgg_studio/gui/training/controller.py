@@ -1,35 +1,56 @@
-"""The one place where training is wired into the main window.
+"""The training controller: the one place where training is wired into a window.
 
 `install_training(window)` adds the training panels, connects them to the window's document and to one
 another, and registers a close guard that stops a running job and waits for its thread. Each panel does
-one job; the controller here only routes signals between them and the worker.
+one job; the controller only routes signals between them and the worker. What it needs from the window
+is `TrainingHost`.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
-from PySide6.QtCore import QCoreApplication, QObject, Qt
-from PySide6.QtWidgets import QDockWidget
+from PySide6.QtCore import QCoreApplication, QObject, QSettings, Qt
+from PySide6.QtWidgets import QDockWidget, QStatusBar, QWidget
 
-from .. import runs
-from ..events import BatchProgress, EpochEnd, Failed, Finished, RunStarted
-from ..runs import RunError, RunRecord
-from ..spec import errors as spec_errors
-from ..train_config import validate_config
-from .live_plots import Curves, LivePlots
+from ... import runs
+from ...events import BatchProgress, EpochEnd, Failed, Finished, RunStarted
+from ...runs import RunError, RunRecord
+from ...spec import errors as spec_errors
+from ...metrics import Curves
+from ...spec import ArchSpec
+from ...train_config import validate_config
+from ..editor.document import ArchDocument
+from .live_plots import LivePlots
+from .panel import TrainingPanel
 from .results_view import ResultsView
 from .run_history import RunHistory
-from .training_panel import TrainingPanel
 from .worker import TrainFn, TrainingJob
+
+
+class TrainingHost(Protocol):
+    """What the controller needs from its window (MainWindow, or a test's stand-in)."""
+
+    document: ArchDocument
+    settings: QSettings
+    persist: bool  # False: do not read or write the training settings
+    close_hooks: list[Callable[[], None]]  # run once the window has decided to close (no questions left)
+
+    def add_panel(self, title: str, widget: QWidget, area: Qt.DockWidgetArea = ...,
+                  object_name: str | None = None, *, tabify: bool = True) -> QDockWidget: ...
+
+    def load_spec(self, spec: ArchSpec, name_or_path: str | os.PathLike[str]) -> bool: ...
+
+    def statusBar(self) -> QStatusBar: ...
 
 
 class TrainingController(QObject):
     """Starts and stops jobs and keeps the panels in step with them and with the document."""
 
-    def __init__(self, window: Any, runs_root: Path | None = None, train_fn: TrainFn | None = None) -> None:
+    def __init__(self, window: TrainingHost, runs_root: Path | None = None, train_fn: TrainFn | None = None) -> None:
         super().__init__(window)
         self.window = window
         self.document = window.document
@@ -65,20 +86,16 @@ class TrainingController(QObject):
         self.history.openRequested.connect(self.open_run_architecture)
         self.plots.exported.connect(lambda path: self._status(f"Exported {path}"))
 
-        settings = getattr(window, "settings", None)
-        if settings is not None and getattr(window, "persist", True):
-            self.panel.restore_settings(settings)
+        if window.persist:
+            self.panel.restore_settings(window.settings)
         self.refresh_availability()
         self.history.refresh()
-        window.close_guards.append(self.close_guard)
+        window.close_hooks.append(self.close_hook)
         app = QCoreApplication.instance()
         if app is not None:  # quitting without closing the window must not leave the thread running
             app.aboutToQuit.connect(self.shutdown)
 
     # --- running -----------------------------------------------------------------------------------
-    def is_running(self) -> bool:
-        return self.job is not None
-
     def start(self) -> bool:
         """Snapshot the architecture and settings as they are now and train them in the worker thread."""
         if self.job is not None:
@@ -92,9 +109,8 @@ class TrainingController(QObject):
         if problems:
             self.panel.show_error(" ".join(problems))
             return False
-        settings = getattr(self.window, "settings", None)
-        if settings is not None and getattr(self.window, "persist", True):
-            self.panel.save_settings(settings)
+        if self.window.persist:
+            self.panel.save_settings(self.window.settings)
 
         job = TrainingJob(spec, config, self.runs_root, self.train_fn, parent=self)
         job.started.connect(self._on_started)
@@ -124,15 +140,14 @@ class TrainingController(QObject):
         if self.job is not None:
             self.job.shutdown()
 
-    def close_guard(self) -> bool:
-        """Closing the window stops training first, so no thread outlives the window."""
+    def close_hook(self) -> None:
+        """The window is closing (the user answered every question): stop training so no thread outlives it."""
         if self.job is not None:
             self._status("Stopping training…")
             self.shutdown()
-        return True
 
     def refresh_availability(self) -> None:
-        from .. import data  # only for the panel's hints; never downloads
+        from ... import data  # only for the panel's hints; never downloads
 
         try:
             self.panel.set_availability(data.availability())
@@ -211,19 +226,16 @@ class TrainingController(QObject):
         if record is None:
             return False
         name = f"{record.spec.name} (run {record.info.name})"
-        load = getattr(self.window, "load_spec", None) or self.document.load_spec
-        if load(record.spec, name):
+        if self.window.load_spec(record.spec, name):
             self._status(f"Opened the architecture of run {record.info.name}.")
             return True
         return False
 
     def _status(self, text: str, timeout: int = 8000) -> None:
-        bar = self.window.statusBar() if hasattr(self.window, "statusBar") else None
-        if bar is not None:
-            bar.showMessage(text, timeout)
+        self.window.statusBar().showMessage(text, timeout)
 
 
-def install_training(window: Any, runs_root: str | os.PathLike[str] | None = None,
+def install_training(window: TrainingHost, runs_root: str | os.PathLike[str] | None = None,
                      train_fn: TrainFn | None = None) -> TrainingController:
     """Add the training panels to `window` and wire them; the window keeps the controller alive."""
     controller = TrainingController(window, Path(runs_root) if runs_root is not None else None, train_fn)

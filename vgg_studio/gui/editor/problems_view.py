@@ -5,10 +5,10 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QListWidget, QListWidgetItem, QStyle, QWidget
 
-from ..spec import Problem
+from ...spec import Problem
 from .document import ArchDocument
 
-ProblemRole = Qt.ItemDataRole.UserRole + 1
+ProblemItemRole = Qt.ItemDataRole.UserRole + 1  # the Problem an item shows
 
 
 class ProblemsView(QListWidget):
@@ -34,7 +34,7 @@ class ProblemsView(QListWidget):
             icon = style.standardIcon(QStyle.StandardPixmap.SP_MessageBoxCritical if p.is_error
                                       else QStyle.StandardPixmap.SP_MessageBoxWarning)
             item = QListWidgetItem(icon, p.message)
-            item.setData(ProblemRole, p)
+            item.setData(ProblemItemRole, p)
             item.setToolTip(p.message)
             self.addItem(item)
         if not problems:
@@ -48,6 +48,6 @@ class ProblemsView(QListWidget):
         return [self.item(i).text() for i in range(self.count())]
 
     def _activate(self, item: QListWidgetItem) -> None:
-        problem = item.data(ProblemRole)
+        problem = item.data(ProblemItemRole)
         if problem is not None:
             self.problemActivated.emit(problem)

@@ -1,23 +1,25 @@
 """The training settings form, Start/Stop, progress and the run's closing summary.
 
 The panel only edits a `TrainConfig` and shows what it is told; starting, stopping and the engine's
-events are the controller's business (`gui/training.py`). Input size ("resize") belongs to the
+events are the controller's business (`controller.py`). Input size ("resize") belongs to the
 architecture, so by default the panel shows the spec's size; an explicit override is applied to the
 snapshot that is trained (as the CLI's `--resize` does), and the run's saved `arch.json` records it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QProgressBar,
                                QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
-from ..events import BatchProgress, EpochEnd, Failed, Finished, RunStarted
-from ..spec import MAX_INPUT_SIZE, ArchSpec
-from ..train_config import DATASET_CHOICES, OPTIMIZERS, SCHEDULES, TrainConfig
+from ...events import BatchProgress, EpochEnd, Failed, Finished, RunStarted
+from ...spec import MAX_INPUT_SIZE, ArchSpec
+from ..style import ERROR_TEXT_STYLE, MUTED_STYLE, WARNING_TEXT_STYLE
+from ...train_config import DATASET_CHOICES, OPTIMIZERS, SCHEDULES, TrainConfig
 
 DATASET_LABELS = {"auto": "Auto (Fashion-MNIST if on disk, else sample)", "sample": "Bundled sample",
                   "fashion-mnist": "Fashion-MNIST", "mnist": "MNIST", "cifar10": "CIFAR-10"}
@@ -33,19 +35,6 @@ def format_duration(seconds: float) -> str:
     h, rest = divmod(s, 3600)
     m, s = divmod(rest, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
-def available_devices() -> list[tuple[str, str]]:
-    """(TrainConfig.device value, label) for 'auto' plus what torch reports on this machine."""
-    import torch  # already loaded by the summary; kept local so this module imports without it
-
-    devices = [("cpu", "CPU")]
-    if torch.cuda.is_available():
-        devices.append(("cuda", f"CUDA: {torch.cuda.get_device_name(0)}"))
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        devices.append(("mps", "Apple MPS"))
-    auto = devices[-1][0] if len(devices) > 1 else "cpu"
-    return [("auto", f"Auto ({auto})")] + devices
 
 
 class TrainingPanel(QWidget):
@@ -69,7 +58,7 @@ class TrainingPanel(QWidget):
             self.dataset.addItem(DATASET_LABELS.get(name, name), name)
         self.dataset_hint = QLabel(objectName="datasetHint", wordWrap=True)
         self.dataset_hint.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.dataset_hint.setStyleSheet("color: palette(mid);")
+        self.dataset_hint.setStyleSheet(MUTED_STYLE)
 
         self.resize_box = QSpinBox(objectName="resizeSpin", minimum=0, maximum=MAX_INPUT_SIZE)
         self.resize_box.setSuffix(" px")
@@ -90,7 +79,11 @@ class TrainingPanel(QWidget):
         for name in SCHEDULES:
             self.schedule.addItem(SCHEDULE_LABELS.get(name, name), name)
         self.device = QComboBox(objectName="deviceCombo")
-        for value, label in devices if devices is not None else available_devices():
+        if devices is None:
+            from ...engine import available_devices  # torch is loaded by now (the summary uses it)
+
+            devices = available_devices()
+        for value, label in devices:
             self.device.addItem(label, value)
         self.seed = QSpinBox(objectName="seedSpin", minimum=0, maximum=2**31 - 1, value=defaults.seed)
 
@@ -267,12 +260,12 @@ class TrainingPanel(QWidget):
         else:
             self.progress.setValue(0)
             self.progress.setFormat("Failed")
-            self.status.setStyleSheet("color: #c0392b;")
+            self.status.setStyleSheet(ERROR_TEXT_STYLE)
             self.status.setText(result.message)
 
     def show_error(self, message: str) -> None:
         """A problem found before starting (bad settings or architecture)."""
-        self.status.setStyleSheet("color: #c0392b;")
+        self.status.setStyleSheet(ERROR_TEXT_STYLE)
         self.status.setText(message)
 
     # --- internals ---------------------------------------------------------------------------------
@@ -300,5 +293,5 @@ class TrainingPanel(QWidget):
         self.dataset_hint.setText(f"On disk: {Path(info.detail).name}" if info.available
                                   else f"Not on disk. {info.detail}")
         self.dataset_hint.setToolTip(info.detail)
-        self.dataset_hint.setStyleSheet("color: palette(mid);" if info.available else "color: #b9770e;")
+        self.dataset_hint.setStyleSheet(MUTED_STYLE if info.available else WARNING_TEXT_STYLE)
         self.dataset_hint.show()

@@ -7,7 +7,7 @@ from PySide6.QtGui import QAction, QKeySequence, QPalette
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QMenu, QSpinBox,
                                QStyle, QStyledItemDelegate, QTableView, QToolButton, QVBoxLayout, QWidget)
 
-from ..spec import MAX_CHANNELS, MAX_CONVS, Block, Problem
+from ...spec import MAX_CHANNELS, MAX_CONVS, Block, Problem
 from .arch_table_model import COL_CHANNELS, COL_CONVS, COL_SIZE, ArchTableModel
 from .document import ArchDocument
 from .network_form import NetworkForm
