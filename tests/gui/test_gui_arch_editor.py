@@ -217,10 +217,10 @@ def test_random_edits_never_break_the_window_and_undo_all_restores(qtbot, window
         elif op == "add" and n < 9:
             if n:
                 window.editor.select_row(rng.randrange(n))
-            window.editor.actions[rng.choice(["add", "insert", "duplicate"])].trigger()
+            window.editor.block_actions[rng.choice(["add", "insert", "duplicate"])].trigger()
         elif op == "delete" and n:
             window.editor.select_row(rng.randrange(n))
-            window.editor.actions["delete"].trigger()
+            window.editor.block_actions["delete"].trigger()
         elif op == "move" and n > 1:
             doc.move_block(rng.randrange(n), rng.randrange(n))
         elif op == "field":

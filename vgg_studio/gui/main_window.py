@@ -172,7 +172,7 @@ class MainWindow(QMainWindow):
         edit_menu.addActions([self.action_undo, self.action_redo])
         edit_menu.addSeparator()
         for key in ("add", "insert", "duplicate", "delete", "up", "down"):
-            edit_menu.addAction(self.editor.actions[key])
+            edit_menu.addAction(self.editor.block_actions[key])
 
         presets_menu = bar.addMenu("&Presets")
         presets_menu.setObjectName("presetsMenu")

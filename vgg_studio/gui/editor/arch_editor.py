@@ -71,12 +71,12 @@ class ArchEditor(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 10)
         self._fit_table_width()
 
-        self.actions = self._make_actions()
+        self.block_actions = self._make_actions()
         buttons = QHBoxLayout()
         buttons.setSpacing(2)
         for key in ("add", "insert", "duplicate", "delete", "up", "down"):
             button = QToolButton(objectName=f"{key}BlockButton")
-            button.setDefaultAction(self.actions[key])
+            button.setDefaultAction(self.block_actions[key])
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly if key in ("up", "down")
                                       else Qt.ToolButtonStyle.ToolButtonTextOnly)
             buttons.addWidget(button)
@@ -193,10 +193,10 @@ class ArchEditor(QWidget):
     def _update_actions(self) -> None:
         row, n = self.current_row(), len(self.document.spec.blocks)
         has = 0 <= row < n
-        self.actions["duplicate"].setEnabled(has)
-        self.actions["delete"].setEnabled(has)
-        self.actions["up"].setEnabled(has and row > 0)
-        self.actions["down"].setEnabled(has and row < n - 1)
+        self.block_actions["duplicate"].setEnabled(has)
+        self.block_actions["delete"].setEnabled(has)
+        self.block_actions["up"].setEnabled(has and row > 0)
+        self.block_actions["down"].setEnabled(has and row < n - 1)
 
     def _context_menu(self, pos) -> None:
         index = self.table.indexAt(pos)
@@ -204,10 +204,10 @@ class ArchEditor(QWidget):
             self.table.setCurrentIndex(index)
         menu = QMenu(self)
         for key in ("add", "insert", "duplicate", "delete"):
-            menu.addAction(self.actions[key])
+            menu.addAction(self.block_actions[key])
         menu.addSeparator()
-        menu.addAction(self.actions["up"])
-        menu.addAction(self.actions["down"])
+        menu.addAction(self.block_actions["up"])
+        menu.addAction(self.block_actions["down"])
         menu.exec(self.table.viewport().mapToGlobal(pos))
 
     # --- selection -----------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QApplication, QHBoxLayout, QToolTip, QWidget
 from ...summary import LayerRow, Summary
 from ...units import si, thousands
 
-Metric = Literal["params", "flops"]
+Quantity = Literal["params", "flops"]
 CONV_COLORS = (QColor("#3a6ea5"), QColor("#76a5d8"))  # alternate per block so blocks read as groups
 LINEAR_COLOR = QColor("#d9822b")
 TITLES = {"params": "Parameters per layer", "flops": "FLOPs per layer"}
@@ -33,14 +33,16 @@ def short_label(layer: LayerRow) -> str:
 
 
 class ShareChart(pg.PlotWidget):
-    """One metric's share per layer (only layers that have some), from the last valid summary."""
+    """One quantity's share per layer (only layers that have some), from the last valid summary."""
 
-    def __init__(self, metric: Metric, parent: QWidget | None = None) -> None:
+    def __init__(self, quantity: Quantity, parent: QWidget | None = None) -> None:
         palette = QApplication.palette()
         super().__init__(parent=parent, background=palette.color(QPalette.ColorRole.Base))
-        self.metric = metric
-        self.setObjectName("paramChart" if metric == "params" else "flopChart")
-        self.setAccessibleName(TITLES[metric])
+        # Not `self.metric`: that name would shadow QWidget.metric(), the virtual Qt calls for the pixel
+        # ratio, and PySide6 then crashes (segfault) in grab() and exporters while reporting the bad override.
+        self.quantity = quantity
+        self.setObjectName("paramChart" if quantity == "params" else "flopChart")
+        self.setAccessibleName(TITLES[quantity])
         text = palette.color(QPalette.ColorRole.Text)
         self._text_color = text
         self.title_text = ""
@@ -71,10 +73,10 @@ class ShareChart(pg.PlotWidget):
         self.scene().sigMouseMoved.connect(self._hover)
 
     def _value(self, layer: LayerRow) -> int:
-        return layer.params if self.metric == "params" else layer.flops
+        return layer.params if self.quantity == "params" else layer.flops
 
     def _share(self, layer: LayerRow) -> float:
-        return layer.param_share if self.metric == "params" else layer.flop_share
+        return layer.param_share if self.quantity == "params" else layer.flop_share
 
     def show_summary(self, summary: Summary | None) -> None:
         self.layers = [r for r in summary.layers if self._value(r) > 0] if summary is not None else []
@@ -104,7 +106,7 @@ class ShareChart(pg.PlotWidget):
 
     def _set_title(self, summary: Summary | None) -> None:
         """Title doubles as legend: blue bars are convolutions, orange ones fully connected layers."""
-        html = f"<span style='font-weight:bold'>{TITLES[self.metric]}</span>"
+        html = f"<span style='font-weight:bold'>{TITLES[self.quantity]}</span>"
         if summary is not None and self.layers:
             conv = sum(self._share(r) for r in self.layers if r.block is not None) * 100
             fc = sum(self._share(r) for r in self.layers if r.block is None) * 100
@@ -140,7 +142,7 @@ class ShareChart(pg.PlotWidget):
         i = int(round(point.x()))
         if 0 <= i < len(self.layers) and abs(point.x() - i) <= 0.4:
             r = self.layers[i]
-            unit = "parameters" if self.metric == "params" else "FLOPs"
+            unit = "parameters" if self.quantity == "params" else "FLOPs"
             value = self._value(r)
             QToolTip.showText(self.mapToGlobal(self.mapFromScene(pos)),
                               f"{r.name} ({r.type})\n{thousands(value)} {unit} ({si(value)}), "
