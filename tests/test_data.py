@@ -19,7 +19,8 @@ import torchvision
 import torchvision.transforms.functional as TF
 
 from vgg_studio import data
-from vgg_studio.data import DataError, batch_indices, load_dataset, prepare_batch
+from vgg_studio.batching import batch_indices, prepare_batch
+from vgg_studio.data import DataError, load_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_RAW = REPO.parent / "shared" / "data" / "FashionMNIST" / "raw"
@@ -74,7 +75,7 @@ def test_sample_file_is_small_and_records_its_sources():
     with np.load(path) as arrays:
         for split, n in (("train", 60_000), ("test", 10_000)):
             index = arrays[f"{split}_indices"]
-            assert np.all(np.diff(index) > 0) and 0 <= index[0] and index[-1] < n
+            assert np.all(np.diff(index) > 0) and index[0] >= 0 and index[-1] < n
     assert (SAMPLE_DIR / "LICENSE").read_text().startswith("The MIT License")
 
 
@@ -83,7 +84,7 @@ def test_sample_is_reproducible_from_the_script(tmp_path):
     out = tmp_path / "sample.npz"
     script = SAMPLE_DIR / "make_sample.py"
     subprocess.run([sys.executable, str(script), "--source", str(SHARED_RAW), "--out", str(out)], check=True,
-                   capture_output=True, timeout=120)  # fmt: skip
+                   capture_output=True, timeout=120)
     with np.load(out) as made, np.load(SAMPLE_DIR / "fashion-mnist-sample.npz") as bundled:
         assert sorted(made.files) == sorted(bundled.files)
         for key in made.files:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 from pathlib import Path
@@ -56,7 +57,7 @@ def test_tiny_learns_on_real_data(tmp_path, small_sample):
     assert ends[-1].test_acc > ends[0].test_acc and ends[-1].test_acc > 0.6  # chance is 0.1
     progress = [e for e in events if isinstance(e, BatchProgress)]
     assert len(progress) == 12 and progress[-1].epoch_float == 3.0
-    assert all(a.epoch_float < b.epoch_float for a, b in zip(progress, progress[1:]))
+    assert all(a.epoch_float < b.epoch_float for a, b in itertools.pairwise(progress))
     assert result.summary_lines()[0].startswith("loss ") and "examples/sec on cpu" in result.summary_lines()[1]
 
     record = load_run(result.run_dir)
@@ -149,7 +150,7 @@ def test_lr_100_diverges_with_a_message(tmp_path, small_sample):
 
 def test_divergence_inside_the_first_read_back_window(tmp_path, small_sample):
     """One read-back per epoch: a NaN early in the epoch is still caught (the sums keep it)."""
-    result, events = _train(tmp_path, lr=100.0, epochs=2, points_per_epoch=1)
+    result, _ = _train(tmp_path, lr=100.0, epochs=2, points_per_epoch=1)
     assert isinstance(result, Failed) and result.kind == "diverged"
     assert "epoch 1" in result.message
 

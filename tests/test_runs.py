@@ -105,7 +105,7 @@ def test_errors_are_words(tmp_path):
         load_run(tmp_path)
     run = _make(tmp_path)
     (run.path / "config.json").unlink()
-    with pytest.raises(RunError, match="config.json is missing"):
+    with pytest.raises(RunError, match=r"config\.json is missing"):
         load_run(run.path)
     (run.path / "run.json").write_text(json.dumps({"format": runs.RUN_FORMAT}))
     with pytest.raises(RunError, match="damaged"):

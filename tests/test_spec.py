@@ -41,7 +41,7 @@ def test_unknown_preset_names_the_choices():
 
 
 def test_six_blocks_at_32_names_the_block_and_the_limit():
-    spec = preset("vgg11").replace(input_size=32, blocks=preset("vgg11").blocks + (Block(1, 512),))
+    spec = preset("vgg11").replace(input_size=32, blocks=(*preset("vgg11").blocks, Block(1, 512)))
     errs = errors(spec)
     assert len(errs) == 1
     assert errs[0].block == 5 and errs[0].field == "blocks"
@@ -135,7 +135,7 @@ def test_save_is_atomic_and_keeps_the_old_file_on_failure(tmp_path, monkeypatch)
         raise OSError("disk full")
 
     monkeypatch.setattr(spec_mod.os, "replace", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="disk full"):
         save(preset("vgg19"), path)
     assert load(path) == preset("vgg11")
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind

@@ -22,7 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import Dataset, DataError, Split, batch_indices, load_dataset, prepare_batch, resolve_dataset_name
+from .batching import batch_indices, prepare_batch
+from .data import Dataset, DataError, Split, load_dataset, resolve_dataset_name
 from .events import BatchProgress, EpochEnd, Event, Failed, Finished, RunStarted
 from .model import build_initialized
 from .runs import RunError, RunFolder, RunResults
@@ -50,13 +51,13 @@ def pick_device(name: str) -> torch.device:
         name = "cuda" if cuda else "mps" if mps else "cpu"
     if name == "cuda":
         if not cuda:
-            raise ConfigError("Device cuda was requested, but this torch sees no CUDA GPU; use --device cpu "
-                              "or auto.")
+            raise ConfigError("Device cuda was chosen, but this PyTorch sees no CUDA GPU; choose the cpu or "
+                              "auto device instead.")
         return torch.device("cuda", torch.cuda.current_device())
     if name == "mps":
         if not mps:
-            raise ConfigError("Device mps was requested, but Apple's MPS backend is not available here; use "
-                              "--device cpu or auto.")
+            raise ConfigError("Device mps was chosen, but Apple's MPS backend is not available here; choose the "
+                              "cpu or auto device instead.")
         return torch.device("mps")
     return torch.device("cpu")
 
@@ -105,7 +106,7 @@ def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
 
 
 @dataclass
-class _Setup:
+class _Session:
     """What one training session works with, prepared before the run folder is touched."""
 
     spec: ArchSpec
@@ -122,11 +123,15 @@ class _Setup:
 
     @property
     def amp(self) -> bool:
-        return self.config.amp and (self.device.type == "cuda" or self.device.type == "cpu" and cpu_has_bf16())
+        return self.config.amp and (self.device.type == "cuda" or (self.device.type == "cpu" and cpu_has_bf16()))
 
     @property
     def channels_last(self) -> bool:
         return self.config.channels_last and self.device.type in ("cuda", "cpu")
+
+    @property
+    def num_batches(self) -> int:
+        return math.ceil(len(self.data.train) / self.config.batch_size)
 
     def batch(self, images_u8: torch.Tensor) -> torch.Tensor:
         d = self.data
@@ -134,6 +139,26 @@ class _Setup:
 
     def autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16) if self.amp else contextlib.nullcontext()
+
+
+@dataclass
+class _Progress:
+    """How far `train` got, so the failure handlers know what there is to update."""
+
+    run: RunFolder | None = None  # the run folder, once made or reopened
+    started: bool = False  # the folder holds this session's settings and says "running"
+    session: _Session | None = None
+
+
+@dataclass
+class _EpochSteps:
+    """What one epoch's training steps measured (all of them, or those before a stop)."""
+
+    seen: int  # examples stepped
+    seconds: float
+    train_loss: float  # running means over `seen`; NaN when nothing was stepped
+    train_acc: float
+    cancelled: bool
 
 
 def train(spec: ArchSpec, config: TrainConfig, on_event: Callable[[Event], None] | None = None,
@@ -146,19 +171,19 @@ def train(spec: ArchSpec, config: TrainConfig, on_event: Callable[[Event], None]
     """
     emit = on_event or (lambda event: None)
     cancel = cancel if cancel is not None else threading.Event()
-    state: dict = {}  # the run folder once it exists, for the failure handlers
+    progress = _Progress()
 
     def fail(kind, message: str) -> Failed:
-        run = state.get("run")
-        if run is not None and state.get("started"):
+        run = progress.run
+        if run is not None and progress.started:
             run.update(status="failed", message=message)
         event = Failed(run_dir=str(run.path) if run is not None else None, kind=kind, message=message)
         emit(event)
         return event
 
     try:
-        s = _setup(spec, config, runs_root, run_dir, resume, state)
-        return _loop(s, emit, cancel)
+        session = _prepare(spec, config, runs_root, run_dir, resume, progress)
+        return _run_epochs(session, emit, cancel)
     except DataError as exc:
         return fail("data", str(exc))
     except (SpecError, ConfigError, RunError) as exc:
@@ -169,14 +194,14 @@ def train(spec: ArchSpec, config: TrainConfig, on_event: Callable[[Event], None]
                                 f"(by batch {exc.batch}) at learning rate {config.lr:g}. Try a smaller learning "
                                 f"rate, such as {config.lr / 10:g}.")
     except KeyboardInterrupt:  # a hard stop (the CLI's second Ctrl-C): say so on disk, then let it through
-        if state.get("started"):
-            state["run"].update(status="cancelled",
+        if progress.started and progress.run is not None:
+            progress.run.update(status="cancelled",
                                 message="Interrupted; the checkpoint holds the last finished epoch.")
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the last resort: any other error becomes a message and error.log
         if _is_out_of_memory(exc):
-            return fail("out_of_memory", _oom_message(spec, config, state))
-        run = state.get("run")
+            return fail("out_of_memory", _oom_message(spec, config, progress.session))
+        run = progress.run
         if run is not None:
             run.log_error(traceback.format_exc())
         where = f" (details in {run.path / 'error.log'})" if run is not None else ""
@@ -190,17 +215,17 @@ def _is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
 
 
-def _oom_message(spec: ArchSpec, config: TrainConfig, state: dict) -> str:
-    s: _Setup | None = state.get("setup")
-    where = f" on {s.device}" if s is not None else ""
-    if s is not None and s.device.type == "cuda":
+def _oom_message(spec: ArchSpec, config: TrainConfig, session: _Session | None) -> str:
+    where = f" on {session.device}" if session is not None else ""
+    if session is not None and session.device.type == "cuda":
         torch.cuda.empty_cache()
     return (f"Out of memory{where} with batch size {config.batch_size} at {spec.input_size}x{spec.input_size} "
             f"input. Try a smaller batch size (e.g. {max(1, config.batch_size // 2)}), a smaller input size, "
             f"or a larger channel ratio (e.g. {spec.ratio * 2}).")
 
 
-def _setup(spec: ArchSpec, config: TrainConfig, runs_root, run_dir, resume, state: dict) -> _Setup:
+def _prepare(spec: ArchSpec, config: TrainConfig, runs_root, run_dir, resume, progress: _Progress) -> _Session:
+    """Check the settings, load the data, build the model and optimizer, then make or reopen the run folder."""
     problems = validate_config(config)
     if problems:
         raise ConfigError(" ".join(problems))
@@ -226,7 +251,7 @@ def _setup(spec: ArchSpec, config: TrainConfig, runs_root, run_dir, resume, stat
     start_epoch, elapsed_before = 0, 0.0
     if resume is not None:
         run = RunFolder.reopen(resume)
-        state["run"] = run
+        progress.run = run
         saved = load_spec(run.path / "arch.json")
         if to_dict(saved) != to_dict(spec):
             raise SpecError(f"{run.path} was trained with a different architecture ({saved.name}); resume it "
@@ -250,139 +275,154 @@ def _setup(spec: ArchSpec, config: TrainConfig, runs_root, run_dir, resume, stat
     else:
         run = RunFolder.create(spec, config, root=runs_root, path=run_dir, device=str(device), dataset=dataset,
                                params=params, epochs=config.epochs)
-        state["run"] = run
-    state["started"] = True
-    s = _Setup(spec, config, device, data, model, optimizer, scheduler, generator, run, start_epoch, elapsed_before)
-    state["setup"] = s
-    return s
+        progress.run = run
+    progress.started = True
+    progress.session = _Session(spec, config, device, data, model, optimizer, scheduler, generator, run,
+                                start_epoch, elapsed_before)
+    return progress.session
 
 
-def _loop(s: _Setup, emit: Callable[[Event], None], cancel: threading.Event) -> Finished:
-    """Epochs of training steps with a few read-backs each, a test pass per epoch, and the run folder kept current."""
-    cfg, data, model, run = s.config, s.data, s.model, s.run
-    n_train, bs = len(data.train), cfg.batch_size
-    num_batches = math.ceil(n_train / bs)
-    points = {max(1, round(k * num_batches / cfg.points_per_epoch)) for k in range(1, cfg.points_per_epoch + 1)}
-    params = sum(p.numel() for p in model.parameters())
-    emit(RunStarted(run_dir=str(run.path), device=str(s.device), dataset=data.name, num_train=n_train,
-                    num_test=len(data.test), batches_per_epoch=num_batches, epochs=cfg.epochs,
-                    start_epoch=s.start_epoch, params=params))
+def _run_epochs(session: _Session, emit: Callable[[Event], None], cancel: threading.Event) -> Finished:
+    """Epochs of training steps and a test pass each, the run folder kept current; ends with Finished."""
+    cfg, data, run = session.config, session.data, session.run
+    emit(RunStarted(run_dir=str(run.path), device=str(session.device), dataset=data.name,
+                    num_train=len(data.train), num_test=len(data.test), batches_per_epoch=session.num_batches,
+                    epochs=cfg.epochs, start_epoch=session.start_epoch,
+                    params=sum(p.numel() for p in session.model.parameters())))
     t_run = time.perf_counter()
-    trained, train_time, eval_time = 0, 0.0, 0.0  # this session: examples stepped, seconds stepping
-    last = run.epochs[-1] if run.epochs else None
-    train_loss, train_acc = (last["train_loss"], last["train_acc"]) if last else (math.nan, math.nan)
-    test_acc = last["test_acc"] if last else math.nan
-    epochs_done, cancelled = s.start_epoch, False
+    trained, train_time, eval_time = 0, 0.0, 0.0  # this session: examples stepped, seconds stepping / testing
+    last = run.epochs[-1] if run.epochs else {}
+    train_loss, train_acc = last.get("train_loss", math.nan), last.get("train_acc", math.nan)
+    test_acc = last.get("test_acc", math.nan)
+    epochs_done, cancelled = session.start_epoch, False
 
-    for epoch in range(s.start_epoch + 1, cfg.epochs + 1):
-        model.train()
-        t0 = time.perf_counter()
-        loss_sum = torch.zeros((), device=s.device)
-        correct = torch.zeros((), device=s.device, dtype=torch.int64)
-        seen, done, read = 0, 0, 0
-        for i, idx in enumerate(batch_indices(n_train, bs, s.generator, s.device), 1):
-            if cancel.is_set():
-                cancelled = True
-                break
-            x, y = s.batch(data.train.images[idx]), data.train.labels[idx]
-            with s.autocast():
-                out = model(x)
-                loss = F.cross_entropy(out, y)
-            s.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            s.optimizer.step()
-            s.scheduler.step()
-            loss_sum += loss.detach().float() * len(idx)
-            correct += (out.argmax(1) == y).sum()
-            seen, done = seen + len(idx), i
-            if i in points:  # the only host-device synchronisation inside the epoch
-                total, right = torch.stack([loss_sum, correct.float()]).tolist()
-                read = i
-                if not math.isfinite(total):
-                    raise _Diverged(epoch, i, total)
-                train_loss, train_acc = total / seen, right / seen
-                x_epoch = epoch - 1 + i / num_batches
-                run.add_steps([{"epoch_float": x_epoch, "train_loss": train_loss, "train_acc": train_acc}])
-                spent = time.perf_counter() - t0
-                rate = seen / spent
-                left = (cfg.epochs - epoch) * n_train + (n_train - seen)
-                emit(BatchProgress(epoch=epoch, batch=i, num_batches=num_batches, epoch_float=x_epoch,
-                                   train_loss=train_loss, train_acc=train_acc, examples_per_sec=rate,
-                                   eta_s=left / rate + (cfg.epochs - epoch + 1) * eval_time))
-
-        if done != read:  # stopped between read-backs: record what was measured since the last one
-            total, right = torch.stack([loss_sum, correct.float()]).tolist()
-            if not math.isfinite(total):
-                raise _Diverged(epoch, done, total)
-            train_loss, train_acc = total / seen, right / seen
-            run.add_steps([{"epoch_float": epoch - 1 + done / num_batches, "train_loss": train_loss,
-                            "train_acc": train_acc}])
-        epoch_train = time.perf_counter() - t0
-        trained, train_time = trained + seen, train_time + epoch_train
-        if cancelled:
+    for epoch in range(session.start_epoch + 1, cfg.epochs + 1):
+        steps = _train_epoch(session, epoch, emit, cancel, eval_time)
+        trained, train_time = trained + steps.seen, train_time + steps.seconds
+        if steps.seen:
+            train_loss, train_acc = steps.train_loss, steps.train_acc
+        if steps.cancelled:
+            cancelled = True
             break
-
         t1 = time.perf_counter()
         try:
-            test_acc, results = evaluate(s, cancel)
+            test_acc, results = evaluate(session, cancel)
         except _Cancelled:
             cancelled = True
             break
         eval_time = time.perf_counter() - t1
-        elapsed = s.elapsed_before + time.perf_counter() - t_run
-        lr = s.optimizer.param_groups[0]["lr"]
-        row = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "test_acc": test_acc,
-               "examples_per_sec": seen / epoch_train, "elapsed_s": elapsed, "lr": lr}
-        run.add_epoch(row)
+        elapsed = session.elapsed_before + time.perf_counter() - t_run
+        lr = session.optimizer.param_groups[0]["lr"]
+        rate = steps.seen / steps.seconds
+        run.add_epoch({"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "test_acc": test_acc,
+                       "examples_per_sec": rate, "elapsed_s": elapsed, "lr": lr})
         run.save_results(results)
-        run.save_torch("checkpoint.pt", _checkpoint(s, epoch))
+        run.save_torch("checkpoint.pt", _checkpoint(session, epoch))
         epochs_done = epoch
         emit(EpochEnd(epoch=epoch, train_loss=train_loss, train_acc=train_acc, test_acc=test_acc,
-                      examples_per_sec=seen / epoch_train, elapsed_s=elapsed,
-                      eta_s=(cfg.epochs - epoch) * (epoch_train + eval_time), lr=lr))
+                      examples_per_sec=rate, elapsed_s=elapsed,
+                      eta_s=(cfg.epochs - epoch) * (steps.seconds + eval_time), lr=lr))
 
-    run.save_torch("final.pt", {k: v.detach().cpu() for k, v in model.state_dict().items()})
-    message = ""
-    if cancelled and epochs_done:
-        message = (f"Stopped on request during epoch {epochs_done + 1}; the checkpoint holds epoch {epochs_done}, "
-                   f"where a resume continues.")
-    elif cancelled:
-        message = "Stopped on request before the first epoch finished, so there is nothing to resume."
-    run.update(status="cancelled" if cancelled else "finished", message=message)
-    event = Finished(run_dir=str(run.path), device=str(s.device), epochs_done=epochs_done, train_loss=train_loss,
-                     train_acc=train_acc, test_acc=test_acc,
+    event = Finished(run_dir=str(run.path), device=str(session.device), epochs_done=epochs_done,
+                     train_loss=train_loss, train_acc=train_acc, test_acc=test_acc,
                      examples_per_sec=trained / train_time if train_time > 0 else 0.0, cancelled=cancelled)
+    _finish(session, event)
     emit(event)
     return event
 
 
-def _checkpoint(s: _Setup, epoch: int) -> dict:
-    ckpt = {"epoch": epoch, "model": s.model.state_dict(), "optimizer": s.optimizer.state_dict(),
-            "scheduler": s.scheduler.state_dict(), "generator": s.generator.get_state(),
-            "rng_cpu": torch.get_rng_state(), "epochs": list(s.run.epochs)}
-    if s.device.type == "cuda":
-        ckpt["rng_cuda"] = torch.cuda.get_rng_state(s.device)
+def _read_back(loss_sum: torch.Tensor, correct: torch.Tensor, seen: int, epoch: int, batch: int) -> tuple[float, float]:
+    """Running mean loss and accuracy: one host-device synchronisation; raises _Diverged on a non-finite loss."""
+    total, right = torch.stack([loss_sum, correct.float()]).tolist()
+    if not math.isfinite(total):
+        raise _Diverged(epoch, batch, total)
+    return total / seen, right / seen
+
+
+def _train_epoch(session: _Session, epoch: int, emit: Callable[[Event], None], cancel: threading.Event,
+                 eval_time: float) -> _EpochSteps:
+    """One epoch of optimizer steps, checking `cancel` before each; reads metrics back a few times only."""
+    cfg, data, model, run = session.config, session.data, session.model, session.run
+    n_train, num_batches = len(data.train), session.num_batches
+    points = {max(1, round(k * num_batches / cfg.points_per_epoch)) for k in range(1, cfg.points_per_epoch + 1)}
+    model.train()
+    t0 = time.perf_counter()
+    loss_sum = torch.zeros((), device=session.device)
+    correct = torch.zeros((), device=session.device, dtype=torch.int64)
+    seen, done, read, cancelled = 0, 0, 0, False
+    train_loss = train_acc = math.nan
+    for i, idx in enumerate(batch_indices(n_train, cfg.batch_size, session.generator, session.device), 1):
+        if cancel.is_set():
+            cancelled = True
+            break
+        x, y = session.batch(data.train.images[idx]), data.train.labels[idx]
+        with session.autocast():
+            out = model(x)
+            loss = F.cross_entropy(out, y)
+        session.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        session.optimizer.step()
+        session.scheduler.step()
+        loss_sum += loss.detach().float() * len(idx)
+        correct += (out.argmax(1) == y).sum()
+        seen, done = seen + len(idx), i
+        if i in points:
+            train_loss, train_acc = _read_back(loss_sum, correct, seen, epoch, i)
+            read = i
+            x_epoch = epoch - 1 + i / num_batches
+            run.add_steps([{"epoch_float": x_epoch, "train_loss": train_loss, "train_acc": train_acc}])
+            rate = seen / (time.perf_counter() - t0)
+            left = (cfg.epochs - epoch) * n_train + (n_train - seen)
+            emit(BatchProgress(epoch=epoch, batch=i, num_batches=num_batches, epoch_float=x_epoch,
+                               train_loss=train_loss, train_acc=train_acc, examples_per_sec=rate,
+                               eta_s=left / rate + (cfg.epochs - epoch + 1) * eval_time))
+    if done != read:  # stopped between read-backs: record what was measured since the last one
+        train_loss, train_acc = _read_back(loss_sum, correct, seen, epoch, done)
+        run.add_steps([{"epoch_float": epoch - 1 + done / num_batches, "train_loss": train_loss,
+                        "train_acc": train_acc}])
+    return _EpochSteps(seen, time.perf_counter() - t0, train_loss, train_acc, cancelled)
+
+
+def _finish(session: _Session, result: Finished) -> None:
+    """Final weights and the run's closing status, after the last epoch or a stop."""
+    run = session.run
+    run.save_torch("final.pt", {k: v.detach().cpu() for k, v in session.model.state_dict().items()})
+    message = ""
+    if result.cancelled and result.epochs_done:
+        message = (f"Stopped on request during epoch {result.epochs_done + 1}; the checkpoint holds epoch "
+                   f"{result.epochs_done}, where a resume continues.")
+    elif result.cancelled:
+        message = "Stopped on request before the first epoch finished, so there is nothing to resume."
+    run.update(status="cancelled" if result.cancelled else "finished", message=message)
+
+
+def _checkpoint(session: _Session, epoch: int) -> dict:
+    ckpt = {"epoch": epoch, "model": session.model.state_dict(), "optimizer": session.optimizer.state_dict(),
+            "scheduler": session.scheduler.state_dict(), "generator": session.generator.get_state(),
+            "rng_cpu": torch.get_rng_state(), "epochs": list(session.run.epochs)}
+    if session.device.type == "cuda":
+        ckpt["rng_cuda"] = torch.cuda.get_rng_state(session.device)
     return ckpt
 
 
 @torch.inference_mode()
-def evaluate(s: _Setup, cancel: threading.Event | None = None) -> tuple[float, RunResults]:
+def evaluate(session: _Session, cancel: threading.Event | None = None) -> tuple[float, RunResults]:
     """Accuracy on the whole test split, with its confusion matrix and a few examples, misclassified first."""
-    s.model.eval()
-    test: Split = s.data.test
+    session.model.eval()
+    test: Split = session.data.test
     preds = []
-    for idx in batch_indices(len(test), 2 * s.config.batch_size, None, s.device):
+    for idx in batch_indices(len(test), 2 * session.config.batch_size, None, session.device):
         if cancel is not None and cancel.is_set():
             raise _Cancelled
-        with s.autocast():
-            preds.append(s.model(s.batch(test.images[idx])).argmax(1))
+        with session.autocast():
+            preds.append(session.model(session.batch(test.images[idx])).argmax(1))
     pred = torch.cat(preds)
-    k = len(s.data.classes)
+    k = len(session.data.classes)
     confusion = torch.bincount(test.labels * k + pred, minlength=k * k).reshape(k, k).cpu().numpy()
     pred_np, true_np = pred.cpu().numpy(), test.labels.cpu().numpy()
     wrong = np.flatnonzero(pred_np != true_np)
     chosen = np.concatenate([wrong, np.flatnonzero(pred_np == true_np)])[:NUM_EXAMPLES]
     examples = test.images[torch.as_tensor(chosen, device=test.images.device)].cpu().numpy()
-    results = RunResults(classes=tuple(s.data.classes), confusion=confusion, examples=examples,
+    results = RunResults(classes=tuple(session.data.classes), confusion=confusion, examples=examples,
                          example_pred=pred_np[chosen], example_true=true_np[chosen])
     return float(np.trace(confusion)) / max(len(test), 1), results

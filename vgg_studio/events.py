@@ -7,7 +7,7 @@ signals. Keeping them plain (no Qt, no tensors) lets them cross threads and be t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Union
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class Finished:
     cancelled: bool = False
 
     def summary_lines(self) -> tuple[str, str]:
-        """The seed's two closing lines, with this run's numbers."""
+        """d2l's two closing lines, with this run's numbers."""
         return (f"loss {self.train_loss:.3f}, train acc {self.train_acc:.3f}, test acc {self.test_acc:.3f}",
                 f"{self.examples_per_sec:.1f} examples/sec on {self.device}")
 
@@ -78,4 +78,4 @@ class Failed:
     message: str  # full sentence for the user, says what to do
 
 
-Event = Union[RunStarted, BatchProgress, EpochEnd, Finished, Failed]
+Event = RunStarted | BatchProgress | EpochEnd | Finished | Failed

@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import atomic_write
+from .atomic import atomic_write, atomic_write_text
 from .paths import user_dir
-from .spec import ArchSpec, SpecError, atomic_write_text, from_json, to_json
+from .spec import ArchSpec, SpecError, from_json, to_json
 from .train_config import ConfigError, TrainConfig
 
 STEP_FIELDS = ("epoch_float", "train_loss", "train_acc")
@@ -194,7 +194,7 @@ class RunFolder:
                            f"nothing to resume; start a new run instead.")
         try:
             return torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # a damaged or foreign file: say so rather than crash
+        except Exception as exc:  # noqa: BLE001 - torch.load raises many unrelated types for a damaged file
             raise RunError(f"Cannot read {path}: {exc}") from None
 
     def save_results(self, results: RunResults) -> None:

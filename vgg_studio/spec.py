@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from .atomic import atomic_write
+from .atomic import atomic_write_text
 
 SCHEMA_FORMAT = "vgg-studio.architecture"
 SCHEMA_VERSION = 1
@@ -235,7 +235,7 @@ def check(spec: ArchSpec) -> ArchSpec:
 # ------------------------------------------------------------------------------------------------
 
 VGG_CONFIGS: dict[str, tuple[tuple[int, int], ...]] = {
-    "vgg11": ((1, 64), (1, 128), (2, 256), (2, 512), (2, 512)),  # configuration A, the seed's conv_arch
+    "vgg11": ((1, 64), (1, 128), (2, 256), (2, 512), (2, 512)),  # configuration A, d2l's conv_arch
     "vgg13": ((2, 64), (2, 128), (2, 256), (2, 512), (2, 512)),  # B
     "vgg16": ((2, 64), (2, 128), (3, 256), (3, 512), (3, 512)),  # D
     "vgg19": ((2, 64), (2, 128), (4, 256), (4, 512), (4, 512)),  # E
@@ -243,7 +243,7 @@ VGG_CONFIGS: dict[str, tuple[tuple[int, int], ...]] = {
 
 _PRESETS: dict[str, ArchSpec] = {
     **{key: ArchSpec(blocks=arch, name=f"VGG-{key[3:]}") for key, arch in VGG_CONFIGS.items()},
-    # The seed's training net: small_conv_arch = conv_arch with every width // 4.
+    # d2l's training net: small_conv_arch = conv_arch with every width // 4.
     "d2l-small": ArchSpec(blocks=VGG_CONFIGS["vgg11"], name="d2l-small", ratio=4),
     # Trains in seconds on a CPU at Fashion-MNIST's native 28x28: 28 -> 14 -> 7.
     "tiny": ArchSpec(blocks=((1, 32), (2, 64)), name="tiny", input_size=28, hidden=(256,), dropout=0.3),
@@ -369,11 +369,6 @@ def load(path: str | os.PathLike[str]) -> ArchSpec:
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(f"Cannot read {path}: {exc}") from None
     return from_json(text, source=str(path))
-
-
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write UTF-8 text atomically (see `atomic.atomic_write`)."""
-    atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
 
 
 def save(spec: ArchSpec, path: str | os.PathLike[str]) -> None:

@@ -10,9 +10,19 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-DATASET_CHOICES = ("auto", "sample", "fashion-mnist", "mnist", "cifar10")
+# The word lists of the training settings: one home for the names the CLI accepts and the labels the GUI shows.
+DATASETS = ("sample", "fashion-mnist", "mnist", "cifar10")  # what `data.load_dataset` loads
+DATASET_CHOICES = ("auto", *DATASETS)
+DATASET_LABELS = {"auto": "Auto (Fashion-MNIST if on disk, else sample)", "sample": "Bundled sample",
+                  "fashion-mnist": "Fashion-MNIST", "mnist": "MNIST", "cifar10": "CIFAR-10"}
 OPTIMIZERS = ("sgd", "adam", "adamw")
+DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3}  # d2l's 0.05 is for SGD; Adam wants ~1e-3
+# Optimizer state per parameter, in copies of the parameter tensor, for the summary's memory estimate; SGD keeps
+# one (the momentum buffer) only when its momentum is above 0, hence the extra "sgd-momentum" kind.
+OPTIMIZER_STATE_COPIES = {"sgd": 0, "sgd-momentum": 1, "adam": 2, "adamw": 2}
+OPTIMIZER_LABELS = {"sgd": "SGD", "sgd-momentum": "SGD + momentum", "adam": "Adam", "adamw": "AdamW"}
 SCHEDULES = ("constant", "cosine", "onecycle")
+SCHEDULE_LABELS = {"constant": "Constant", "cosine": "Cosine", "onecycle": "One-cycle"}
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 
 def thousands(n: int) -> str:
     return f"{n:,}"
@@ -51,3 +53,12 @@ def percent_change(delta: float, base: float) -> str:
         return "0%"
     digits = 2 if abs(pct) < 1 else 1 if abs(pct) < 10 else 0
     return f"{pct:+.{digits}f}%"
+
+
+def format_duration(seconds: float) -> str:
+    """Elapsed time or ETA as h:mm:ss or m:ss; '?' for a value not measured yet (NaN, negative, infinite)."""
+    if not math.isfinite(seconds) or seconds < 0:
+        return "?"
+    minutes, secs = divmod(int(seconds + 0.5), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import signal
 import sys
 import threading
@@ -11,12 +10,10 @@ from typing import TextIO
 
 from ..events import BatchProgress, EpochEnd, Event, Failed, Finished, RunStarted
 from ..spec import SpecError
-from ..train_config import DATASET_CHOICES, DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig, validate_config
-from .common import EXIT_USAGE, add_arch_args, fail, spec_from_args, warn_problems
-
-EXIT_FAILED = 1
-EXIT_STOPPED = 130  # stopped with Ctrl-C, like a shell reports SIGINT: `train && next` does not go on
-DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3}  # d2l's 0.05 is for SGD; Adam wants ~1e-3
+from ..train_config import (DATASET_CHOICES, DEFAULT_LR, DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig,
+                            validate_config)
+from ..units import format_duration
+from .common import EXIT_FAILED, EXIT_OK, EXIT_STOPPED, EXIT_USAGE, add_arch_args, fail, spec_from_args, warn_problems
 # Flags that also apply when resuming (each overrides what the run was started with).
 CONFIG_FLAGS = ("dataset", "data_dir", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay",
                 "schedule", "device", "seed")
@@ -75,13 +72,6 @@ def _announce_dataset(config: TrainConfig) -> None:
         print(f"vgg-studio: training on the full Fashion-MNIST in {folder}.", file=sys.stderr)
 
 
-def _clock(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "?"
-    s = int(seconds + 0.5)
-    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
-
-
 class Printer:
     """Turns engine events into terminal output: a live line on stderr, one line per epoch on stdout."""
 
@@ -109,7 +99,7 @@ class Printer:
             filled = int(width * event.batch / event.num_batches)
             text = (f"epoch {event.epoch}/{self.epochs} [{'#' * filled}{'.' * (width - filled)}] "
                     f"{event.batch}/{event.num_batches}  loss {event.train_loss:.3f}  acc {event.train_acc:.3f}  "
-                    f"{event.examples_per_sec:.1f} ex/s  ETA {_clock(event.eta_s)}")
+                    f"{event.examples_per_sec:.1f} ex/s  ETA {format_duration(event.eta_s)}")
             if self.live:
                 self.err.write("\r\033[K" + text)
                 self.pending = True
@@ -120,7 +110,7 @@ class Printer:
             self._clear()
             print(f"epoch {event.epoch}/{self.epochs}: loss {event.train_loss:.3f}, train acc {event.train_acc:.3f}, "
                   f"test acc {event.test_acc:.3f}, {event.examples_per_sec:.1f} examples/sec, "
-                  f"{_clock(event.elapsed_s)} elapsed", file=self.out, flush=True)
+                  f"{format_duration(event.elapsed_s)} elapsed", file=self.out, flush=True)
         elif isinstance(event, Finished):
             self._clear()
             if event.cancelled:
@@ -202,4 +192,4 @@ def run_train(args: argparse.Namespace) -> int:
         if result.run_dir:
             print(f"run folder: {result.run_dir}", file=sys.stderr)
         return EXIT_USAGE if result.kind in ("data", "spec") else EXIT_FAILED
-    return EXIT_STOPPED if result.cancelled else 0
+    return EXIT_STOPPED if result.cancelled else EXIT_OK

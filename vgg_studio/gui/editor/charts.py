@@ -1,6 +1,6 @@
 """Bar charts of where the parameters and the compute go, one bar per weight layer in forward order.
 
-Made to show the seed's point at a glance: the first fully connected layer holds most parameters, the
+Made to show the chapter's point at a glance: the first fully connected layer holds most parameters, the
 early convolutions do most of the FLOPs. Bars are coloured by block; selecting blocks in the table
 fades the other bars.
 """

@@ -11,7 +11,8 @@ from PySide6.QtGui import QBrush, QColor, QFont, QStandardItem, QStandardItemMod
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QSpinBox, QTreeView,
                                QVBoxLayout, QWidget)
 
-from ...summary import OPTIMIZER_STATE_COPIES, LayerRow, Summary
+from ...summary import LayerRow, Summary
+from ...train_config import OPTIMIZER_LABELS, OPTIMIZER_STATE_COPIES
 from ...units import nbytes, shape, si, thousands
 from ..settings import read_int, read_str
 from ..style import BANNER_STYLE
@@ -28,7 +29,6 @@ COLUMN_TIPS = (
 )
 GroupRole = Qt.ItemDataRole.UserRole + 1  # block index for block groups; -1 classifier; -2 total
 CLASSIFIER, TOTAL = -1, -2
-OPTIMIZER_LABELS = {"sgd": "SGD", "sgd-momentum": "SGD + momentum", "adam": "Adam", "adamw": "AdamW"}
 
 
 def _percent(share: float) -> str:

@@ -18,23 +18,10 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayo
 
 from ...events import BatchProgress, EpochEnd, Failed, Finished, RunStarted
 from ...spec import MAX_INPUT_SIZE, ArchSpec
+from ...train_config import (DATASET_CHOICES, DATASET_LABELS, OPTIMIZER_LABELS, OPTIMIZERS, SCHEDULE_LABELS,
+                             SCHEDULES, TrainConfig)
+from ...units import format_duration
 from ..style import ERROR_TEXT_STYLE, MUTED_STYLE, WARNING_TEXT_STYLE
-from ...train_config import DATASET_CHOICES, OPTIMIZERS, SCHEDULES, TrainConfig
-
-DATASET_LABELS = {"auto": "Auto (Fashion-MNIST if on disk, else sample)", "sample": "Bundled sample",
-                  "fashion-mnist": "Fashion-MNIST", "mnist": "MNIST", "cifar10": "CIFAR-10"}
-OPTIMIZER_LABELS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}
-SCHEDULE_LABELS = {"constant": "Constant", "cosine": "Cosine", "onecycle": "One-cycle"}
-
-
-def format_duration(seconds: float) -> str:
-    """ETA as h:mm:ss or m:ss; '?' until the engine has a measurement."""
-    if not seconds == seconds or seconds < 0 or seconds == float("inf"):  # NaN, negative, inf
-        return "?"
-    s = int(round(seconds))
-    h, rest = divmod(s, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 class TrainingPanel(QWidget):
@@ -243,7 +230,7 @@ class TrainingPanel(QWidget):
         self.status.setText("Stopping after the current batch…")
 
     def show_result(self, result: Finished | Failed) -> None:
-        """The seed's closing lines, or the failure in words; the panel is ready for the next run."""
+        """d2l's closing lines, or the failure in words; the panel is ready for the next run."""
         self.set_running(False)
         self.progress.setRange(0, 1)
         if isinstance(result, Finished):
