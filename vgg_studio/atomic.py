@@ -8,6 +8,7 @@ are refused instead of being replaced.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import sys
@@ -44,8 +45,10 @@ def resolve_target(path: str | os.PathLike[str]) -> Path:
     except FileNotFoundError:
         return target
     if not stat.S_ISREG(mode):
-        kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file (a device, pipe or socket)"
-        raise NotARegularFile(f"{path} is {kind}; choose a file name instead.")
+        folder = stat.S_ISDIR(mode)
+        kind = "a folder" if folder else "not a regular file but a device, pipe or socket"
+        raise NotARegularFile(errno.EISDIR if folder else errno.EINVAL,
+                              f"it is {kind}, which saving would replace; choose a file name instead", str(path))
     return target
 
 
