@@ -23,7 +23,8 @@ WORDS: dict[str, str] = {
     "input_size": "input size", "in_channels": "input channels", "ratio": "ratio", "hidden": "hidden",
     "dropout": "dropout", "num_classes": "classes",
     # training, most telling first (labels list changes in this order)
-    "dataset": "dataset", "lr": "lr", "epochs": "epochs", "batch_size": "batch size", "optimizer": "optimizer", "momentum": "momentum", "weight_decay": "weight decay", "schedule": "schedule",
+    "dataset": "dataset", "lr": "lr", "epochs": "epochs", "batch_size": "batch size", "optimizer": "optimizer",
+    "momentum": "momentum", "weight_decay": "weight decay", "schedule": "schedule",
     "device": "device", "seed": "seed", "amp": "bf16 autocast", "channels_last": "channels last",
     "cudnn_benchmark": "cudnn benchmark", "points_per_epoch": "points per epoch", "data_dir": "data folder",
 }
@@ -54,7 +55,8 @@ def value_text(value: Any) -> str:
 def _settings(obj: Any, skip: Sequence[str] = ()) -> list[tuple[str, Any]]:
     """(field, value) pairs in `WORDS` order, fields it does not know last."""
     order = {name: k for k, name in enumerate(WORDS)}
-    names = sorted((f.name for f in dataclasses.fields(obj) if f.name not in skip), key=lambda n: order.get(n, len(order)))
+    names = sorted((f.name for f in dataclasses.fields(obj) if f.name not in skip),
+                   key=lambda n: order.get(n, len(order)))
     return [(name, getattr(obj, name)) for name in names]
 
 
