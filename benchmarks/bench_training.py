@@ -60,36 +60,70 @@ def d2l_workers() -> int:
     return min(4, os.cpu_count() or 1)
 
 
+def d2l_data(root: Path, batch_size: int, size: int, train: bool = True) -> tud.DataLoader:
+    """d2l's `load_data_fashion_mnist(batch_size, resize)`: per-image PIL Resize (only when resizing) + ToTensor."""
+    trans = [transforms.ToTensor()]
+    if size != 28:
+        trans.insert(0, transforms.Resize(size))
+    dataset = torchvision.datasets.FashionMNIST(root=str(root), train=train, transform=transforms.Compose(trans),
+                                                download=False)
+    return tud.DataLoader(dataset, batch_size, shuffle=train, num_workers=d2l_workers())
+
+
+class D2LLoop:
+    """d2l's `train_ch6` for `spec`: Xavier init, SGD at `lr`, cross-entropy, float32, one batch at a time.
+
+    `epoch` is one pass over the training data and `step` one iteration of its inner loop (with d2l's
+    Accumulator, whose float() synchronises every batch); `evaluate` is d2l's `evaluate_accuracy_gpu`.
+    """
+
+    def __init__(self, spec, device: str = "cpu", lr: float = 0.05) -> None:
+        self.net = build_initialized(spec).to(device)  # Xavier, as d2l's init_weights
+        self.device = device
+        self.optimizer = torch.optim.SGD(self.net.parameters(), lr=lr)
+        self.loss = nn.CrossEntropyLoss()
+        self.metric = [0.0, 0.0, 0.0]  # d2l.Accumulator(3): loss sum, correct, examples
+
+    def epoch(self, train_iter: tud.DataLoader) -> None:
+        self.net.train()
+        for X, y in train_iter:
+            self.step(X, y)
+
+    def step(self, X: torch.Tensor, y: torch.Tensor) -> None:
+        self.optimizer.zero_grad()
+        X, y = X.to(self.device), y.to(self.device)
+        y_hat = self.net(X)
+        batch_loss = self.loss(y_hat, y)
+        batch_loss.backward()
+        self.optimizer.step()
+        with torch.no_grad():
+            acc = float((y_hat.argmax(axis=1).type(y.dtype) == y).type(y.dtype).sum())  # d2l.accuracy
+            self.metric[:] = [a + float(b) for a, b in zip(self.metric, (batch_loss * X.shape[0], acc, X.shape[0]))]
+
+    def evaluate(self, test_iter: tud.DataLoader) -> float:
+        self.net.eval()
+        right = total = 0.0
+        with torch.no_grad():
+            for X, y in test_iter:
+                X, y = X.to(self.device), y.to(self.device)
+                right += float((self.net(X).argmax(axis=1).type(y.dtype) == y).type(y.dtype).sum())
+                total += y.numel()
+        return right / total
+
+
 def reference_rate(size: int, root: Path, batch_size: int, warmup: int, batches: int, seed: int,
                    device: str = "cpu", spec=None) -> float:
     """Examples/sec of d2l's train_ch6 loop over d2l's DataLoader, wall clock of `batches` batches."""
     torch.manual_seed(seed)
     spec = spec or preset("tiny").replace(input_size=size)
-    trans = transforms.Compose([transforms.Resize(size), transforms.ToTensor()])
-    mnist_train = torchvision.datasets.FashionMNIST(root=str(root), train=True, transform=trans, download=False)
-    train_iter = iter(tud.DataLoader(mnist_train, batch_size, shuffle=True, num_workers=d2l_workers()))
-    net = build_initialized(spec).to(device)  # Xavier, as d2l's init_weights
-    optimizer = torch.optim.SGD(net.parameters(), lr=0.05)
-    loss = nn.CrossEntropyLoss()
-    metric = [0.0, 0.0, 0.0]  # d2l.Accumulator(3)
-    net.train()
-
-    def step(X: torch.Tensor, y: torch.Tensor) -> None:
-        optimizer.zero_grad()
-        X, y = X.to(device), y.to(device)
-        y_hat = net(X)
-        batch_loss = loss(y_hat, y)
-        batch_loss.backward()
-        optimizer.step()
-        with torch.no_grad():
-            acc = float((y_hat.argmax(axis=1).type(y.dtype) == y).type(y.dtype).sum())  # d2l.accuracy
-            metric[:] = [a + float(b) for a, b in zip(metric, (batch_loss * X.shape[0], acc, X.shape[0]))]
-
+    train_iter = iter(d2l_data(root, batch_size, size))
+    loop = D2LLoop(spec, device)
+    loop.net.train()
     for _ in range(warmup):
-        step(*next(train_iter))
+        loop.step(*next(train_iter))
     start = time.perf_counter()
     for _ in range(batches):
-        step(*next(train_iter))  # float(l) in the Accumulator synchronises every batch, as in d2l
+        loop.step(*next(train_iter))  # float(l) in the Accumulator synchronises every batch, as in d2l
     return batches * batch_size / (time.perf_counter() - start)
 
 

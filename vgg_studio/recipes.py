@@ -1,0 +1,53 @@
+"""Training recipes: named presets of training settings, and the on-device pieces the fast one uses (no Qt).
+
+A recipe never changes the architecture and never hides a setting: it is a set of TrainConfig values that
+the CLI and the panel fill in, every one of them still visible, editable and saved in config.json.
+
+- `d2l` is the chapter's `train_ch6`: plain SGD at lr 0.05, batch 128, no augmentation. It is the default,
+  so a run without `--recipe` trains exactly as d2l does.
+- `fast` is airbench-style practice for these small nets (see the airbench and hlb-CIFAR10 projects):
+  Nesterov momentum, a one-cycle schedule, label smoothing, weight decay on weights only, random flips and
+  shifts drawn on the device for a whole batch at once, and a larger batch with a larger learning rate.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def augment(images_u8: torch.Tensor, generator: torch.Generator, *, flip: bool, shift: int) -> torch.Tensor:
+    """A randomly flipped (left-right) and shifted copy of a uint8 batch (N, C, H, W), drawn per image.
+
+    Runs at the native size before the batch is resized, so it touches 28x28 pixels, not the input size.
+    A shift moves the image by up to `shift` pixels each way with zero fill (the background of the
+    MNIST-style sets; a small dark border on CIFAR), as a padded random crop does. The random draws come
+    from `generator` (on the CPU), so a seeded run is repeatable and a resumed one continues its stream.
+    """
+    n, _, h, w = images_u8.shape
+    device = images_u8.device
+    out = images_u8
+    if flip:
+        flips = torch.rand(n, generator=generator) < 0.5
+        out = torch.where(flips.to(device).view(n, 1, 1, 1), out.flip(-1), out)
+    if shift > 0:
+        dy, dx = torch.randint(-shift, shift + 1, (2, n), generator=generator).to(device)
+        padded = nn.functional.pad(out, (shift, shift, shift, shift))
+        rows = (torch.arange(h, device=device).view(1, h) + shift - dy.view(n, 1))  # (N, H)
+        cols = (torch.arange(w, device=device).view(1, w) + shift - dx.view(n, 1))  # (N, W)
+        index_n = torch.arange(n, device=device).view(n, 1, 1)
+        # (N, H, W, C) -> (N, C, H, W): advanced indexing puts the indexed dims first.
+        out = padded.permute(0, 2, 3, 1)[index_n, rows.view(n, h, 1), cols.view(n, 1, w)].permute(0, 3, 1, 2)
+    return out.contiguous()
+
+
+def decay_groups(model: nn.Module, weight_decay: float, biases: bool) -> list[dict]:
+    """Optimizer parameter groups: weight decay on the weight matrices and kernels, and on biases only if asked.
+
+    Decaying biases pulls them towards zero for no benefit (they add no capacity to overfit with).
+    """
+    if biases:
+        return [{"params": list(model.parameters()), "weight_decay": weight_decay}]
+    weights = [p for p in model.parameters() if p.dim() > 1]
+    others = [p for p in model.parameters() if p.dim() <= 1]
+    return [{"params": weights, "weight_decay": weight_decay}, {"params": others, "weight_decay": 0.0}]
