@@ -6,7 +6,13 @@ fixed number of batches on the full Fashion-MNIST and prints the wall-clock exam
 d2l's number; with --reference it also runs the d2l-style pipeline (per-image PIL Resize(224) + ToTensor in a
 DataLoader, fp32 train_ch6 loop) on the same GPU for a same-machine ratio.
 
+With --time-to-accuracy it also measures what the learner waits for: the wall clock of a whole
+`vgg-studio train --preset d2l-small --recipe d2l --device cuda` process (imports, data loading, training and
+every epoch's test pass) until a test accuracy of the chapter's 0.920 (d2l's 10 epochs at most), and with
+--reference the same for d2l's loop (`bench_time_to_accuracy`'s reference child on the GPU).
+
     python benchmarks/bench_gpu_d2l.py [--batches 200] [--warmup 20] [--repeats 3] [--reference]
+        [--time-to-accuracy [--target 0.92] [--max-epochs 10]]
         [--raw DIR_WITH_THE_FOUR_GZ_FILES]   # default: ../shared/data/FashionMNIST/raw
 """
 
@@ -21,6 +27,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_time_to_accuracy import engine_command, reference_command, run_to_target
 from bench_training import SHARED_RAW, d2l_workers, engine_rate, prepare_data, reference_rate
 
 from vgg_studio.spec import preset
@@ -36,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--no-amp", dest="amp", action="store_false", help="float32 instead of bf16 autocast")
     parser.add_argument("--reference", action="store_true", help="also time the d2l-style pipeline on this GPU")
+    parser.add_argument("--time-to-accuracy", action="store_true", help="also the whole-process time to --target")
+    parser.add_argument("--target", type=float, default=0.92, help="test accuracy (default: d2l's printed 0.920)")
+    parser.add_argument("--max-epochs", type=int, default=10, help="d2l trains 10 epochs")
     parser.add_argument("--raw", type=Path, default=SHARED_RAW, help="folder with the four Fashion-MNIST .gz files")
     args = parser.parse_args(argv)
     if not torch.cuda.is_available():
@@ -58,12 +68,27 @@ def main(argv: list[str] | None = None) -> int:
                                            min(args.batches, 50), seed=r, device="cuda", spec=spec))
                 line += f", d2l-style reference ({d2l_workers()} workers) {refs[-1]:.1f}"
             print(line, flush=True)
+        if args.time_to_accuracy:
+            timed = [run_to_target(engine_command(root, Path(tmp) / "tta", "d2l-small", spec.input_size, "d2l",
+                                                  args.max_epochs, () if args.amp else ("--no-amp",), "cuda"),
+                                   "engine", args.target, stop_at_target=True)]
+            if args.reference:
+                timed.append(run_to_target(reference_command(root, "d2l-small", spec.input_size, args.max_epochs,
+                                                             device="cuda"), "reference", args.target, True))
     rate = statistics.median(rates)
     print(f"\n{rate:.1f} examples/sec on cuda:0 (median of {args.repeats} x {args.batches} batches) = "
           f"{rate / D2L_EXAMPLES_PER_SEC:.1f}x d2l's {D2L_EXAMPLES_PER_SEC}")
     if refs:
         ref = statistics.median(refs)
         print(f"d2l-style reference on this GPU: {ref:.1f} examples/sec; engine / reference = {rate / ref:.1f}x")
+    if args.time_to_accuracy:
+        for run in timed:
+            seconds = run.time_to(args.target)
+            best = max(run.accs, default=0.0)
+            reached = (f"{seconds:.0f} s to test acc {args.target:.3f}" if seconds is not None else
+                       f"never reached {args.target:.3f} in {len(run.accs)} epochs (best {best:.4f})")
+            print(f"time to accuracy, {run.variant} (whole process, d2l recipe): {reached}; "
+                  f"test acc by epoch {', '.join(f'{a:.3f}' for a in run.accs)}")
     return 0
 
 

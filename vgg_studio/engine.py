@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from functools import partial
 import threading
 import time
 import traceback
@@ -24,11 +25,15 @@ from torch import nn
 
 from .batching import batch_indices, prepare_batch
 from .data import Dataset, DataError, Split, load_dataset, resolve_dataset_name
-from .events import BatchProgress, EpochEnd, Event, Failed, Finished, RunStarted
+from .events import BatchProgress, Compiling, EpochEnd, Event, Failed, Finished, Notice, RunStarted
+from .hardware import Peak, achieved_flops, peak, share
 from .model import build_initialized
+from .recipes import augment, decay_groups
 from .runs import RunError, RunFolder, RunResults
 from .spec import ArchSpec, SpecError, check, to_dict
 from .spec import load as load_spec
+from .steps import Steps
+from .summary import summarize
 from .train_config import ConfigError, TrainConfig, validate_config
 
 NUM_EXAMPLES = 64  # test images kept in results.npz for the results view
@@ -102,7 +107,8 @@ def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
         return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
     if config.optimizer == "adamw":
         return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay,
+                           nesterov=config.nesterov)
 
 
 @dataclass
@@ -120,6 +126,8 @@ class _Session:
     run: RunFolder
     start_epoch: int
     elapsed_before: float  # seconds spent in earlier sessions of a resumed run
+    steps: Steps | None = None  # the (possibly compiled) step functions, made when the run starts
+    peak: Peak | None = None  # the device's matmul peak for the dtype used, for the hardware share
 
     @property
     def amp(self) -> bool:
@@ -137,8 +145,35 @@ class _Session:
         d = self.data
         return prepare_batch(images_u8, self.spec.input_size, d.mean, d.std, channels_last=self.channels_last)
 
+    def augmented(self, images_u8: torch.Tensor) -> torch.Tensor:
+        """The recipe's random flips and shifts of a training batch (none by default, as in d2l)."""
+        cfg = self.config
+        if not (cfg.flip or cfg.shift):
+            return images_u8
+        return augment(images_u8, self.generator, flip=cfg.flip, shift=cfg.shift)
+
     def autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16) if self.amp else contextlib.nullcontext()
+
+    def forward_loss(self, net, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """`net` is the model, or its kept bf16 weights (steps.py)."""
+        with self.autocast():
+            out = net(x)
+            return out, F.cross_entropy(out, y, label_smoothing=self.config.label_smoothing)
+
+    def predict(self, net, x: torch.Tensor) -> torch.Tensor:
+        with self.autocast():
+            return net(x)
+
+    @property
+    def eval_batch_size(self) -> int:
+        return 2 * self.config.batch_size
+
+    def hardware_share(self, examples_per_sec: float) -> float:
+        """The share of the device's peak that training at this rate uses (see `hardware`), 0..1."""
+        if self.peak is None:
+            return math.nan
+        return share(achieved_flops(summarize(self.spec).total_flops, examples_per_sec), self.peak.flops)
 
 
 @dataclass
@@ -242,7 +277,7 @@ def _prepare(spec: ArchSpec, config: TrainConfig, runs_root, run_dir, resume, pr
         torch.backends.cudnn.benchmark = config.cudnn_benchmark
     if config.channels_last and device.type in ("cuda", "cpu"):
         model = model.to(memory_format=torch.channels_last)
-    optimizer = make_optimizer(model.parameters(), config)
+    optimizer = make_optimizer(decay_groups(model, config.weight_decay, config.bias_decay), config)
     total_steps = config.epochs * math.ceil(len(data.train) / config.batch_size)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: lr_factor(config.schedule, step, total_steps))
@@ -285,10 +320,21 @@ def _prepare(spec: ArchSpec, config: TrainConfig, runs_root, run_dir, resume, pr
 def _run_epochs(session: _Session, emit: Callable[[Event], None], cancel: threading.Event) -> Finished:
     """Epochs of training steps and a test pass each, the run folder kept current; ends with Finished."""
     cfg, data, run = session.config, session.data, session.run
+    session.peak = peak(session.device, torch.bfloat16 if session.amp else torch.float32)
+    session.steps = Steps(session.model, session.optimizer, session.forward_loss, session.predict,
+                          compile=cfg.compile, kept_bf16=session.amp and session.device.type == "cpu",
+                          batch_size=cfg.batch_size, eval_batch_size=session.eval_batch_size,
+                          on_compiling=lambda step: emit(Compiling(step)),
+                          on_fallback=lambda message: emit(Notice(message)))
+    run.update(hardware={"device": session.peak.device, "dtype": session.peak.dtype,
+                         "peak_flops": session.peak.flops,
+                         "flops_per_example": achieved_flops(summarize(session.spec).total_flops, 1.0)},
+               compile=session.steps.status)
     emit(RunStarted(run_dir=str(run.path), device=str(session.device), dataset=data.name,
                     num_train=len(data.train), num_test=len(data.test), batches_per_epoch=session.num_batches,
                     epochs=cfg.epochs, start_epoch=session.start_epoch,
-                    params=sum(p.numel() for p in session.model.parameters())))
+                    params=sum(p.numel() for p in session.model.parameters()), peak_flops=session.peak.flops,
+                    peak_label=session.peak.label))
     t_run = time.perf_counter()
     trained, train_time, eval_time = 0, 0.0, 0.0  # this session: examples stepped, seconds stepping / testing
     last = run.epochs[-1] if run.epochs else {}
@@ -314,14 +360,16 @@ def _run_epochs(session: _Session, emit: Callable[[Event], None], cancel: thread
         elapsed = session.elapsed_before + time.perf_counter() - t_run
         lr = session.optimizer.param_groups[0]["lr"]
         rate = steps.seen / steps.seconds
+        hw_share = session.hardware_share(rate)
         run.add_epoch({"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "test_acc": test_acc,
-                       "examples_per_sec": rate, "elapsed_s": elapsed, "lr": lr})
+                       "examples_per_sec": rate, "elapsed_s": elapsed, "lr": lr, "hardware_share": hw_share})
+        run.update(compile=session.steps.status, compile_s=session.steps.compile_seconds)
         run.save_results(results)
         run.save_torch("checkpoint.pt", _checkpoint(session, epoch))
         epochs_done = epoch
         emit(EpochEnd(epoch=epoch, train_loss=train_loss, train_acc=train_acc, test_acc=test_acc,
                       examples_per_sec=rate, elapsed_s=elapsed,
-                      eta_s=(cfg.epochs - epoch) * (steps.seconds + eval_time), lr=lr))
+                      eta_s=(cfg.epochs - epoch) * (steps.seconds + eval_time), lr=lr, hardware_share=hw_share))
 
     event = Finished(run_dir=str(run.path), device=str(session.device), epochs_done=epochs_done,
                      train_loss=train_loss, train_acc=train_acc, test_acc=test_acc,
@@ -342,11 +390,12 @@ def _read_back(loss_sum: torch.Tensor, correct: torch.Tensor, seen: int, epoch: 
 def _train_epoch(session: _Session, epoch: int, emit: Callable[[Event], None], cancel: threading.Event,
                  eval_time: float) -> _EpochSteps:
     """One epoch of optimizer steps, checking `cancel` before each; reads metrics back a few times only."""
-    cfg, data, model, run = session.config, session.data, session.model, session.run
+    cfg, data, model, run, steps = session.config, session.data, session.model, session.run, session.steps
+    assert steps is not None, "the run's steps are made before its first epoch"
     n_train, num_batches = len(data.train), session.num_batches
     points = {max(1, round(k * num_batches / cfg.points_per_epoch)) for k in range(1, cfg.points_per_epoch + 1)}
     model.train()
-    t0 = time.perf_counter()
+    t0, compiling_before = time.perf_counter(), steps.compile_seconds
     loss_sum = torch.zeros((), device=session.device)
     correct = torch.zeros((), device=session.device, dtype=torch.int64)
     seen, done, read, cancelled = 0, 0, 0, False
@@ -355,13 +404,8 @@ def _train_epoch(session: _Session, epoch: int, emit: Callable[[Event], None], c
         if cancel.is_set():
             cancelled = True
             break
-        x, y = session.batch(data.train.images[idx]), data.train.labels[idx]
-        with session.autocast():
-            out = model(x)
-            loss = F.cross_entropy(out, y)
-        session.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        session.optimizer.step()
+        x, y = session.batch(session.augmented(data.train.images[idx])), data.train.labels[idx]
+        out, loss = steps.train_step(x, y)
         session.scheduler.step()
         loss_sum += loss.detach().float() * len(idx)
         correct += (out.argmax(1) == y).sum()
@@ -371,16 +415,18 @@ def _train_epoch(session: _Session, epoch: int, emit: Callable[[Event], None], c
             read = i
             x_epoch = epoch - 1 + i / num_batches
             run.add_steps([{"epoch_float": x_epoch, "train_loss": train_loss, "train_acc": train_acc}])
-            rate = seen / (time.perf_counter() - t0)
+            rate = seen / (time.perf_counter() - t0 - (steps.compile_seconds - compiling_before))
             left = (cfg.epochs - epoch) * n_train + (n_train - seen)
             emit(BatchProgress(epoch=epoch, batch=i, num_batches=num_batches, epoch_float=x_epoch,
                                train_loss=train_loss, train_acc=train_acc, examples_per_sec=rate,
-                               eta_s=left / rate + (cfg.epochs - epoch + 1) * eval_time))
+                               eta_s=left / rate + (cfg.epochs - epoch + 1) * eval_time,
+                               hardware_share=session.hardware_share(rate)))
     if done != read:  # stopped between read-backs: record what was measured since the last one
         train_loss, train_acc = _read_back(loss_sum, correct, seen, epoch, done)
         run.add_steps([{"epoch_float": epoch - 1 + done / num_batches, "train_loss": train_loss,
                         "train_acc": train_acc}])
-    return _EpochSteps(seen, time.perf_counter() - t0, train_loss, train_acc, cancelled)
+    seconds = time.perf_counter() - t0 - (steps.compile_seconds - compiling_before)  # compiling is not training
+    return _EpochSteps(seen, seconds, train_loss, train_acc, cancelled)
 
 
 def _finish(session: _Session, result: Finished) -> None:
@@ -411,11 +457,11 @@ def evaluate(session: _Session, cancel: threading.Event | None = None) -> tuple[
     session.model.eval()
     test: Split = session.data.test
     preds = []
-    for idx in batch_indices(len(test), 2 * session.config.batch_size, None, session.device):
+    predict = session.steps.predict if session.steps is not None else partial(session.predict, session.model)
+    for idx in batch_indices(len(test), session.eval_batch_size, None, session.device):
         if cancel is not None and cancel.is_set():
             raise _Cancelled
-        with session.autocast():
-            preds.append(session.model(session.batch(test.images[idx])).argmax(1))
+        preds.append(predict(session.batch(test.images[idx])).argmax(1))
     pred = torch.cat(preds)
     k = len(session.data.classes)
     confusion = torch.bincount(test.labels * k + pred, minlength=k * k).reshape(k, k).cpu().numpy()

@@ -6,6 +6,7 @@ signals. Keeping them plain (no Qt, no tensors) lets them cross threads and be t
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -21,6 +22,8 @@ class RunStarted:
     epochs: int  # total epochs the run will reach
     start_epoch: int  # 0 for a fresh run, the last finished epoch when resuming
     params: int
+    peak_flops: float = math.nan  # the device's measured matmul peak for the dtype the run computes in
+    peak_label: str = ""  # what that peak is, e.g. "this CPU's bf16 peak"
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ class BatchProgress:
     train_acc: float
     examples_per_sec: float  # training steps only, as d2l times it
     eta_s: float
+    hardware_share: float = math.nan  # 3 x forward FLOPs x examples/sec over peak_flops, 0..1
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,21 @@ class EpochEnd:
     elapsed_s: float
     eta_s: float
     lr: float
+    hardware_share: float = math.nan
+
+
+@dataclass(frozen=True)
+class Compiling:
+    """torch.compile is compiling a step, once per run: seconds to a minute or more on a CPU."""
+
+    step: str  # "training" | "evaluation"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the user should know that does not stop the run (e.g. compiling failed, it runs uncompiled)."""
+
+    message: str
 
 
 @dataclass(frozen=True)
@@ -78,4 +97,4 @@ class Failed:
     message: str  # full sentence for the user, says what to do
 
 
-Event = RunStarted | BatchProgress | EpochEnd | Finished | Failed
+Event = RunStarted | BatchProgress | EpochEnd | Compiling | Notice | Finished | Failed

@@ -10,6 +10,7 @@ probe and cached per device, dtype, thread count and torch version, so later run
 
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
 import time
@@ -115,10 +116,8 @@ def peak(device: torch.device, dtype: torch.dtype) -> Peak:
     if not isinstance(value, (int, float)) or value <= 0:
         value = probe(device, dtype)
         cached[key] = value
-        try:
+        with contextlib.suppress(OSError):  # a read-only home: measured again next time
             atomic_write(path, lambda fh: fh.write((json.dumps(cached, indent=2) + "\n").encode()))
-        except OSError:
-            pass
     return Peak(device=name, dtype=dname, flops=float(value))
 
 

@@ -12,8 +12,59 @@ the CLI and the panel fill in, every one of them still visible, editable and sav
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
 import torch
 from torch import nn
+
+from .train_config import RECIPES, TrainConfig
+
+# The settings a recipe decides. Epochs are not among them: a recipe suggests a length (below), but how
+# long to train is the user's call and does not make a run "custom".
+RECIPE_SETTINGS = ("batch_size", "lr", "optimizer", "momentum", "nesterov", "weight_decay", "bias_decay",
+                   "schedule", "label_smoothing", "flip", "shift")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    settings: Mapping[str, Any]  # a value for every name in RECIPE_SETTINGS
+    epochs: int  # the length it was tuned for
+    about: str  # one line for help texts and tooltips
+
+
+_D2L = TrainConfig()  # TrainConfig's defaults are d2l's train_ch6: one source for both
+_PRESETS = {
+    "d2l": Recipe("d2l", MappingProxyType({k: getattr(_D2L, k) for k in RECIPE_SETTINGS}), _D2L.epochs,
+                  "d2l's train_ch6: SGD lr 0.05, batch 128, no momentum, no augmentation, 10 epochs"),
+    "fast": Recipe("fast", MappingProxyType({
+        "batch_size": 256, "lr": 0.1, "optimizer": "sgd", "momentum": 0.9, "nesterov": True,
+        "weight_decay": 5e-4, "bias_decay": False, "schedule": "onecycle", "label_smoothing": 0.1,
+        "flip": False, "shift": 0}), 3,
+        "Nesterov SGD, one-cycle, label smoothing, weight decay on weights only, batch 256, 3 epochs"),
+}
+assert tuple(_PRESETS) == RECIPES and all(set(r.settings) == set(RECIPE_SETTINGS) for r in _PRESETS.values())
+
+
+def recipe(name: str) -> Recipe:
+    return _PRESETS[name]
+
+
+def apply_recipe(config: TrainConfig, name: str) -> TrainConfig:
+    """`config` with the recipe's settings and suggested epochs; everything else (data, device...) kept."""
+    r = _PRESETS[name]
+    return config.replace(epochs=r.epochs, **r.settings)
+
+
+def recipe_of(config: TrainConfig) -> str:
+    """The recipe whose settings `config` has, or "custom" when some differ."""
+    for r in _PRESETS.values():
+        if all(getattr(config, k) == v for k, v in r.settings.items()):
+            return r.name
+    return "custom"
 
 
 def augment(images_u8: torch.Tensor, generator: torch.Generator, *, flip: bool, shift: int) -> torch.Tensor:

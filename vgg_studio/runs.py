@@ -28,7 +28,8 @@ from .spec import ArchSpec, SpecError, from_json, to_json
 from .train_config import ConfigError, TrainConfig
 
 STEP_FIELDS = ("epoch_float", "train_loss", "train_acc")
-EPOCH_FIELDS = ("epoch", "train_loss", "train_acc", "test_acc", "examples_per_sec", "elapsed_s", "lr")
+EPOCH_FIELDS = ("epoch", "train_loss", "train_acc", "test_acc", "examples_per_sec", "elapsed_s", "lr",
+                "hardware_share")  # of the device's peak, 0..1 (see hardware.py)
 STATUSES = ("running", "finished", "cancelled", "failed", "interrupted")  # interrupted: derived, never written
 RUN_FORMAT = "vgg-studio.run"
 
@@ -90,7 +91,9 @@ def _read_csv(path: Path, ints: tuple[str, ...] = ()) -> list[dict]:
     if not path.exists():
         return []
     with path.open(newline="", encoding="utf-8") as fh:
-        return [{k: int(v) if k in ints else float(v) for k, v in row.items()} for row in csv.DictReader(fh)]
+        # An empty cell is a column this row predates (e.g. hardware_share in a resumed older run): left out.
+        return [{k: int(v) if k in ints else float(v) for k, v in row.items() if v != ""}
+                for row in csv.DictReader(fh)]
 
 
 def _slug(name: str) -> str:

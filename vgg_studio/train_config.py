@@ -24,6 +24,8 @@ OPTIMIZER_LABELS = {"sgd": "SGD", "sgd-momentum": "SGD + momentum", "adam": "Ada
 SCHEDULES = ("constant", "cosine", "onecycle")
 SCHEDULE_LABELS = {"constant": "Constant", "cosine": "Cosine", "onecycle": "One-cycle"}
 DEVICES = ("auto", "cpu", "cuda", "mps")
+RECIPES = ("d2l", "fast")  # named presets of the settings below (values in `recipes.py`); d2l is the default
+RECIPE_LABELS = {"d2l": "d2l (the chapter's train_ch6)", "fast": "fast (airbench-style)"}
 
 
 class ConfigError(ValueError):
@@ -39,8 +41,14 @@ class TrainConfig:
     lr: float = 0.05
     optimizer: str = "sgd"
     momentum: float = 0.0
+    nesterov: bool = False  # Nesterov momentum (SGD with momentum only)
     weight_decay: float = 0.0
+    bias_decay: bool = True  # weight decay on biases too (torch's default); False: weights only
     schedule: str = "constant"
+    label_smoothing: float = 0.0
+    flip: bool = False  # augmentation, drawn on the device per image: random left-right flips
+    shift: int = 0  # ... and random shifts of up to this many pixels each way (zero fill)
+    compile: bool = False  # torch.compile the training and evaluation steps
     device: str = "auto"
     seed: int = 0
     amp: bool = True  # bf16 autocast on CUDA and on CPUs with native bf16 (AVX512-BF16/AMX); else float32
@@ -92,4 +100,13 @@ def validate_config(config: TrainConfig) -> list[str]:
     number(config.lr, "Learning rate", 0, 1e4, lo_open=True)
     number(config.momentum, "Momentum", 0, 0.999999)
     number(config.weight_decay, "Weight decay", 0, 1)
+    number(config.label_smoothing, "Label smoothing", 0, 0.999)
+    whole(config.shift, "Shift", 0, 64)
+    for value, name in ((config.nesterov, "Nesterov"), (config.bias_decay, "Bias decay"), (config.flip, "Flip"),
+                        (config.compile, "Compile")):
+        if not isinstance(value, bool):
+            problems.append(f"{name} must be true or false (got {value!r}).")
+    if config.nesterov is True and (config.optimizer != "sgd" or not config.momentum):
+        problems.append("Nesterov momentum needs the sgd optimizer with a momentum above 0 "
+                        f"(got {config.optimizer}, momentum {config.momentum!r}).")
     return problems

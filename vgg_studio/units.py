@@ -62,3 +62,9 @@ def format_duration(seconds: float) -> str:
     minutes, secs = divmod(int(seconds + 0.5), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def share_percent(fraction: float) -> str:
+    """A share of the hardware's peak: 0.123 -> '12%', 0.0042 -> '0.4%' (small shares keep a digit)."""
+    percent = 100 * fraction
+    return f"{percent:.1f}%" if percent < 9.95 else f"{percent:.0f}%"

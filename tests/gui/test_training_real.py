@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -66,8 +67,13 @@ def test_train_stop_train_again_then_inspect(qtbot, main_window):
     assert points(ctl.plots.loss_curve) == 5  # five read-backs per epoch
     assert points(ctl.plots.test_acc_curve) == 1
     assert "examples/sec on cpu" in ctl.panel.summary.text()
+    # The hardware's share beside the speed: a percentage of this CPU's measured peak, also in the run.
+    share = re.fullmatch(r"[\d,]+ ex/s ≈ ([\d.]+)% of this CPU's (bf16|fp32) peak", ctl.panel.hardware_share.text())
+    assert share and 0 < float(share.group(1)) <= 100, ctl.panel.hardware_share.text()
 
     run_dir = Path(result.run_dir)
+    epochs_csv = (run_dir / "epochs.csv").read_text().splitlines()
+    assert epochs_csv[0].endswith(",hardware_share") and 0 < float(epochs_csv[1].split(",")[-1]) <= 1
     for name in ("arch.json", "config.json", "run.json", "steps.csv", "epochs.csv", "results.npz"):
         assert (run_dir / name).is_file(), name
     assert len((run_dir / "epochs.csv").read_text().splitlines()) == 1 + 1

@@ -59,8 +59,10 @@ class StandInWindow(QMainWindow):
 class FakeEngine:
     """Same signature as engine.train; emits a plausible run slowly and honours the cancel flag."""
 
-    def __init__(self, epochs_delay: float = 0.02, points: int = 5, num_batches: int = 10) -> None:
+    def __init__(self, epochs_delay: float = 0.02, points: int = 5, num_batches: int = 10,
+                 hardware_share: float = 0.123) -> None:
         self.delay = epochs_delay
+        self.hardware_share = hardware_share
         self.points = points
         self.num_batches = num_batches
         self.calls: list[tuple[ArchSpec, TrainConfig]] = []
@@ -80,7 +82,8 @@ class FakeEngine:
             return event
         nb = self.num_batches
         emit(RunStarted(run_dir=run, device="cpu", dataset="sample", num_train=nb * 8, num_test=20,
-                        batches_per_epoch=nb, epochs=config.epochs, start_epoch=0, params=1234))
+                        batches_per_epoch=nb, epochs=config.epochs, start_epoch=0, params=1234,
+                        peak_flops=1e12, peak_label="this CPU's bf16 peak"))
         done = 0
         loss = acc = 0.0
         for epoch in range(1, config.epochs + 1):
@@ -92,7 +95,8 @@ class FakeEngine:
                     x = epoch - 1 + b / nb
                     loss, acc = 2.3 / (1 + x), 1 - 0.9 / (1 + x)
                     emit(BatchProgress(epoch=epoch, batch=b, num_batches=nb, epoch_float=x, train_loss=loss,
-                                       train_acc=acc, examples_per_sec=1000.0, eta_s=1.0))
+                                       train_acc=acc, examples_per_sec=1000.0, eta_s=1.0,
+                                       hardware_share=self.hardware_share))
             emit(EpochEnd(epoch=epoch, train_loss=loss, train_acc=acc, test_acc=acc - 0.02,
                           examples_per_sec=1000.0, elapsed_s=epoch * 0.2, eta_s=0.0, lr=config.lr))
             done = epoch

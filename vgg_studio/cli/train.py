@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import sys
 import threading
 from typing import TextIO
 
-from ..events import BatchProgress, EpochEnd, Event, Failed, Finished, RunStarted
+from ..events import BatchProgress, Compiling, EpochEnd, Event, Failed, Finished, Notice, RunStarted
 from ..spec import SpecError
-from ..train_config import (DATASET_CHOICES, DEFAULT_LR, DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig,
+from ..train_config import (DATASET_CHOICES, DEFAULT_LR, DEVICES, OPTIMIZERS, RECIPES, SCHEDULES, TrainConfig,
                             validate_config)
-from ..units import format_duration
+from ..units import format_duration, share_percent
 from .common import EXIT_FAILED, EXIT_OK, EXIT_STOPPED, EXIT_USAGE, add_arch_args, fail, spec_from_args, warn_problems
 # Flags that also apply when resuming (each overrides what the run was started with).
-CONFIG_FLAGS = ("dataset", "data_dir", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay",
-                "schedule", "device", "seed")
+CONFIG_FLAGS = ("dataset", "data_dir", "epochs", "batch_size", "lr", "optimizer", "momentum", "nesterov",
+                "weight_decay", "bias_decay", "schedule", "label_smoothing", "flip", "shift", "compile", "device",
+                "seed")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,6 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "with a live progress line, one line per epoch, and a run folder holding the metrics, "
                     "checkpoints and results. Ctrl-C stops cleanly and keeps the folder.")
     add_arch_args(p, required=False)
+    p.add_argument("--recipe", choices=RECIPES, help="a named preset of the training settings below: d2l (the "
+                   "default: d2l's train_ch6) or fast (Nesterov SGD, one-cycle, label smoothing, batch 256, "
+                   "3 epochs); flags given beside it override its values, and config.json records them all")
     p.add_argument("--dataset", choices=DATASET_CHOICES, help="default auto: the full Fashion-MNIST if it is in "
                    "the data folder, else the bundled sample")
     p.add_argument("--data-dir", metavar="DIR", help="where datasets live (default: the per-user data folder)")
@@ -34,8 +39,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, metavar="X", help="learning rate (default 0.05 for sgd, 0.001 for adam/adamw)")
     p.add_argument("--optimizer", choices=OPTIMIZERS, help="default sgd")
     p.add_argument("--momentum", type=float, metavar="X", help="SGD momentum (default 0)")
+    p.add_argument("--nesterov", action=argparse.BooleanOptionalAction, help="Nesterov momentum (SGD with "
+                   "momentum; default off)")
     p.add_argument("--weight-decay", type=float, metavar="X", help="default 0")
+    p.add_argument("--bias-decay", action=argparse.BooleanOptionalAction, help="weight decay on biases too "
+                   "(default on, as torch does; the fast recipe decays weights only)")
     p.add_argument("--schedule", choices=SCHEDULES, help="learning rate per step (default constant)")
+    p.add_argument("--label-smoothing", type=float, metavar="X", help="cross-entropy label smoothing (default 0)")
+    p.add_argument("--flip", action=argparse.BooleanOptionalAction, help="augment: random left-right flips, "
+                   "drawn on the device (default off)")
+    p.add_argument("--shift", type=int, metavar="PX", help="augment: random shifts of up to PX pixels each way "
+                   "(default 0)")
+    p.add_argument("--compile", action=argparse.BooleanOptionalAction, help="run the training and evaluation "
+                   "steps through torch.compile (default off: on a CPU compiling takes longer than it saves "
+                   "in a typical run; see benchmarks/RESULTS.md)")
     p.add_argument("--device", choices=DEVICES, help="default auto: cuda, then mps, then cpu")
     p.add_argument("--seed", type=int, metavar="N", help="default 0")
     p.add_argument("--no-amp", dest="amp", action="store_false", default=None,
@@ -79,7 +96,22 @@ class Printer:
         self.out, self.err = out or sys.stdout, err or sys.stderr
         self.live = self.err.isatty()
         self.epochs = 0
+        self.peak_label = ""  # e.g. "this CPU's bf16 peak", from RunStarted
         self.pending = False  # a \r line is on screen
+
+    def _live(self, text: str) -> None:
+        """The progress line: rewritten in place on a terminal, one line each otherwise."""
+        if self.live:
+            self.err.write("\r\033[K" + text)
+            self.pending = True
+        else:
+            self.err.write(text + "\n")
+        self.err.flush()
+
+    def _share(self, event: BatchProgress | EpochEnd) -> str:
+        if not self.peak_label or not math.isfinite(event.hardware_share):
+            return ""
+        return f" (≈ {share_percent(event.hardware_share)} of {self.peak_label})"
 
     def _clear(self) -> None:
         if self.pending:
@@ -88,7 +120,7 @@ class Printer:
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, RunStarted):
-            self.epochs = event.epochs
+            self.epochs, self.peak_label = event.epochs, event.peak_label
             resumed = f", resuming after epoch {event.start_epoch}" if event.start_epoch else ""
             print(f"training {event.params:,} parameters on {event.device}: {event.dataset}, {event.num_train:,} "
                   f"train / {event.num_test:,} test images, {event.batches_per_epoch} batches per epoch"
@@ -97,20 +129,19 @@ class Printer:
         elif isinstance(event, BatchProgress):
             width = 20
             filled = int(width * event.batch / event.num_batches)
-            text = (f"epoch {event.epoch}/{self.epochs} [{'#' * filled}{'.' * (width - filled)}] "
-                    f"{event.batch}/{event.num_batches}  loss {event.train_loss:.3f}  acc {event.train_acc:.3f}  "
-                    f"{event.examples_per_sec:.1f} ex/s  ETA {format_duration(event.eta_s)}")
-            if self.live:
-                self.err.write("\r\033[K" + text)
-                self.pending = True
-            else:
-                self.err.write(text + "\n")
-            self.err.flush()
+            self._live(f"epoch {event.epoch}/{self.epochs} [{'#' * filled}{'.' * (width - filled)}] "
+                       f"{event.batch}/{event.num_batches}  loss {event.train_loss:.3f}  acc {event.train_acc:.3f}  "
+                       f"{event.examples_per_sec:.1f} ex/s{self._share(event)}  ETA {format_duration(event.eta_s)}")
         elif isinstance(event, EpochEnd):
             self._clear()
             print(f"epoch {event.epoch}/{self.epochs}: loss {event.train_loss:.3f}, train acc {event.train_acc:.3f}, "
-                  f"test acc {event.test_acc:.3f}, {event.examples_per_sec:.1f} examples/sec, "
+                  f"test acc {event.test_acc:.3f}, {event.examples_per_sec:.1f} examples/sec{self._share(event)}, "
                   f"{format_duration(event.elapsed_s)} elapsed", file=self.out, flush=True)
+        elif isinstance(event, Compiling):
+            self._live(f"compiling the {event.step} step (torch.compile, once per run)…")
+        elif isinstance(event, Notice):
+            self._clear()
+            print(f"vgg-studio: warning: {event.message}", file=self.err, flush=True)
         elif isinstance(event, Finished):
             self._clear()
             if event.cancelled:
@@ -157,6 +188,9 @@ def run_train(args: argparse.Namespace) -> int:
         if arch_given or overrides:
             return fail("--resume continues a run with its own architecture; leave out --preset, --arch and the "
                         "architecture overrides.")
+        if args.recipe:
+            return fail("--resume continues a run with its own settings; leave out --recipe and give the "
+                        "settings to change as flags (e.g. --epochs).")
         try:
             record = load_run(args.resume)
         except RunError as exc:
@@ -174,7 +208,9 @@ def run_train(args: argparse.Namespace) -> int:
             if getattr(args, key) is not None:
                 print(f"vgg-studio: warning: {flag} is ignored when training: the dataset decides it.",
                       file=sys.stderr)
-        config = _config(args, TrainConfig())
+        from ..recipes import apply_recipe
+
+        config = _config(args, apply_recipe(TrainConfig(), args.recipe or "d2l"))
     problems = validate_config(config)
     if problems:
         return fail(" ".join(problems))

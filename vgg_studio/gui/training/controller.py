@@ -116,6 +116,8 @@ class TrainingController(QObject):
         job.started.connect(self._on_started)
         job.progress.connect(self._on_progress)
         job.epochEnded.connect(self._on_epoch)
+        job.compiling.connect(self.panel.show_compiling)
+        job.notice.connect(self.panel.show_notice)
         job.ended.connect(self._on_ended)
         self.job = job
         self.last_result = None

@@ -8,19 +8,21 @@ snapshot that is trained (as the CLI's `--resize` does), and the run's saved `ar
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QProgressBar,
-                               QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel,
+                               QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
-from ...events import BatchProgress, EpochEnd, Failed, Finished, RunStarted
+from ...events import BatchProgress, Compiling, EpochEnd, Failed, Finished, Notice, RunStarted
+from ...recipes import apply_recipe, recipe, recipe_of
 from ...spec import MAX_INPUT_SIZE, ArchSpec
-from ...train_config import (DATASET_CHOICES, DATASET_LABELS, OPTIMIZER_LABELS, OPTIMIZERS, SCHEDULE_LABELS,
-                             SCHEDULES, TrainConfig)
-from ...units import format_duration
+from ...train_config import (DATASET_CHOICES, DATASET_LABELS, OPTIMIZER_LABELS, OPTIMIZERS, RECIPE_LABELS, RECIPES,
+                             SCHEDULE_LABELS, SCHEDULES, TrainConfig)
+from ...units import format_duration, share_percent
 from ..style import ERROR_TEXT_STYLE, MUTED_STYLE, WARNING_TEXT_STYLE
 
 
@@ -39,6 +41,13 @@ class TrainingPanel(QWidget):
         self._availability: Mapping[str, Any] = {}
         self._epochs = 0  # of the active run, from RunStarted
         defaults = TrainConfig()
+
+        self.recipe = QComboBox(objectName="recipeCombo")
+        for name in RECIPES:
+            self.recipe.addItem(RECIPE_LABELS.get(name, name), name)
+            self.recipe.setItemData(self.recipe.count() - 1, recipe(name).about, Qt.ItemDataRole.ToolTipRole)
+        self.recipe.addItem("custom (edited settings)", "custom")
+        self.recipe.setToolTip("A recipe fills in the settings below; every one stays yours to change.")
 
         self.dataset = QComboBox(objectName="datasetCombo")
         for name in DATASET_CHOICES:
@@ -62,6 +71,19 @@ class TrainingPanel(QWidget):
             self.optimizer.addItem(OPTIMIZER_LABELS.get(name, name), name)
         self.momentum = QDoubleSpinBox(objectName="momentumSpin", decimals=3, minimum=0.0, maximum=0.999,
                                        singleStep=0.05, value=defaults.momentum)
+        self.nesterov = QCheckBox("Nesterov", objectName="nesterovCheck")
+        self.weight_decay = QDoubleSpinBox(objectName="weightDecaySpin", decimals=6, minimum=0.0, maximum=1.0,
+                                           value=defaults.weight_decay)
+        self.weight_decay.setStepType(QDoubleSpinBox.StepType.AdaptiveDecimalStepType)
+        self.bias_decay = QCheckBox("on biases too", objectName="biasDecayCheck", checked=defaults.bias_decay)
+        self.label_smoothing = QDoubleSpinBox(objectName="labelSmoothingSpin", decimals=3, minimum=0.0,
+                                              maximum=0.999, singleStep=0.05, value=defaults.label_smoothing)
+        self.flip = QCheckBox("flip", objectName="flipCheck")
+        self.flip.setToolTip("Random left-right flips of training images, drawn on the device.")
+        self.shift = QSpinBox(objectName="shiftSpin", minimum=0, maximum=64, value=defaults.shift)
+        self.shift.setPrefix("shift ± ")
+        self.shift.setSuffix(" px")
+        self.shift.setToolTip("Random shifts of training images by up to this many pixels each way.")
         self.schedule = QComboBox(objectName="scheduleCombo")
         for name in SCHEDULES:
             self.schedule.addItem(SCHEDULE_LABELS.get(name, name), name)
@@ -73,9 +95,13 @@ class TrainingPanel(QWidget):
         for value, label in devices:
             self.device.addItem(label, value)
         self.seed = QSpinBox(objectName="seedSpin", minimum=0, maximum=2**31 - 1, value=defaults.seed)
+        self.compile = QCheckBox("compile", objectName="compileCheck")
+        self.compile.setToolTip("Run the training and evaluation steps through torch.compile. Compiling takes "
+                                "a while once per run; on a CPU it rarely pays back.")
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("Recipe", self.recipe)
         form.addRow("Dataset", self.dataset)
         form.addRow("", self.dataset_hint)
         form.addRow("Resize to", self.resize_box)
@@ -83,9 +109,12 @@ class TrainingPanel(QWidget):
         form.addRow("Batch size", self.batch_size)
         form.addRow("Learning rate", self.lr)
         form.addRow("Optimizer", self.optimizer)
-        form.addRow("Momentum", self.momentum)
+        form.addRow("Momentum", _row(self.momentum, self.nesterov))
+        form.addRow("Weight decay", _row(self.weight_decay, self.bias_decay))
         form.addRow("LR schedule", self.schedule)
-        form.addRow("Device", self.device)
+        form.addRow("Label smoothing", self.label_smoothing)
+        form.addRow("Augment", _row(self.shift, self.flip))
+        form.addRow("Device", _row(self.device, self.compile))
         form.addRow("Seed", self.seed)
 
         self.train_button = QPushButton("Start training", objectName="trainButton")
@@ -101,6 +130,9 @@ class TrainingPanel(QWidget):
         self.progress.setTextVisible(True)
         self.status = QLabel(objectName="trainingStatus", wordWrap=True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.hardware_share = QLabel(objectName="hardwareShare")
+        self.hardware_share.setToolTip("Achieved FLOP/s (3 x the forward FLOPs per example x training "
+                                       "examples/sec) over a measured matmul peak of this device.")
         self.summary = QLabel(objectName="trainingSummary")
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.summary.setStyleSheet("font-family: monospace;")
@@ -109,13 +141,22 @@ class TrainingPanel(QWidget):
         layout.addLayout(form)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
+        layout.addWidget(self.hardware_share)
         layout.addWidget(self.summary)
         layout.addWidget(self.status)
         layout.addStretch(1)
 
         self.dataset.currentIndexChanged.connect(self._update_dataset_hint)
         self.optimizer.currentIndexChanged.connect(self._update_momentum)
+        self.recipe.activated.connect(self._on_recipe_chosen)
+        for edited in (self.batch_size.valueChanged, self.lr.valueChanged, self.optimizer.currentIndexChanged,
+                       self.momentum.valueChanged, self.nesterov.toggled, self.weight_decay.valueChanged,
+                       self.bias_decay.toggled, self.schedule.currentIndexChanged,
+                       self.label_smoothing.valueChanged, self.flip.toggled, self.shift.valueChanged):
+            edited.connect(self._update_recipe)
+        self._peak_label = ""
         self._update_momentum()
+        self._update_recipe()
         self._update_buttons()
 
     # --- inputs ------------------------------------------------------------------------------------
@@ -144,11 +185,15 @@ class TrainingPanel(QWidget):
 
     def config(self) -> TrainConfig:
         """The settings as shown, as the engine's immutable config."""
+        optimizer, momentum = self.optimizer.currentData(), self.momentum.value()
         return TrainConfig(dataset=self.dataset.currentData(), epochs=self.epochs.value(),
-                           batch_size=self.batch_size.value(), lr=self.lr.value(),
-                           optimizer=self.optimizer.currentData(), momentum=self.momentum.value(),
-                           schedule=self.schedule.currentData(), device=self.device.currentData(),
-                           seed=self.seed.value())
+                           batch_size=self.batch_size.value(), lr=self.lr.value(), optimizer=optimizer,
+                           momentum=momentum,
+                           nesterov=self.nesterov.isChecked() and optimizer == "sgd",
+                           weight_decay=self.weight_decay.value(), bias_decay=self.bias_decay.isChecked(),
+                           schedule=self.schedule.currentData(), label_smoothing=self.label_smoothing.value(),
+                           flip=self.flip.isChecked(), shift=self.shift.value(), compile=self.compile.isChecked(),
+                           device=self.device.currentData(), seed=self.seed.value())
 
     def set_config(self, config: TrainConfig) -> None:
         for combo, value in ((self.dataset, config.dataset), (self.optimizer, config.optimizer),
@@ -160,7 +205,15 @@ class TrainingPanel(QWidget):
         self.batch_size.setValue(config.batch_size)
         self.lr.setValue(config.lr)
         self.momentum.setValue(config.momentum)
+        self.nesterov.setChecked(config.nesterov)
+        self.weight_decay.setValue(config.weight_decay)
+        self.bias_decay.setChecked(config.bias_decay)
+        self.label_smoothing.setValue(config.label_smoothing)
+        self.flip.setChecked(config.flip)
+        self.shift.setValue(config.shift)
+        self.compile.setChecked(config.compile)
         self.seed.setValue(min(config.seed, self.seed.maximum()))
+        self._update_recipe()
 
     def resize_override(self) -> int | None:
         """The input size to train at instead of the architecture's, or None to keep it."""
@@ -191,10 +244,12 @@ class TrainingPanel(QWidget):
     # --- run state ---------------------------------------------------------------------------------
     def set_running(self, running: bool) -> None:
         self._running = running
-        for w in (self.dataset, self.resize_box, self.epochs, self.batch_size, self.lr, self.optimizer,
-                  self.momentum, self.schedule, self.device, self.seed):
+        for w in (self.recipe, self.dataset, self.resize_box, self.epochs, self.batch_size, self.lr, self.optimizer,
+                  self.momentum, self.weight_decay, self.bias_decay, self.schedule, self.label_smoothing, self.flip,
+                  self.shift, self.device, self.compile, self.seed):
             w.setEnabled(not running)
         if running:
+            self.hardware_share.clear()
             self.progress.setRange(0, 0)  # busy until the engine says how many batches there are
             self.progress.setFormat("Loading data…")
             self.status.setStyleSheet("")
@@ -209,6 +264,7 @@ class TrainingPanel(QWidget):
         self.progress.setValue(event.start_epoch * event.batches_per_epoch)
         self.progress.setFormat(f"Epoch {event.start_epoch + 1}/{event.epochs} · starting")
         self._epochs = event.epochs
+        self._peak_label = event.peak_label
         self.status.setText(f"Training on {event.device}: {event.dataset}, {event.num_train:,} train / "
                             f"{event.num_test:,} test images, {event.params:,} parameters.")
 
@@ -219,11 +275,28 @@ class TrainingPanel(QWidget):
         self.progress.setValue((event.epoch - 1) * event.num_batches + event.batch)
         self.progress.setFormat(f"Epoch {event.epoch}/{epochs} · batch {event.batch}/{event.num_batches} · "
                                 f"{event.examples_per_sec:,.0f} ex/s · ETA {format_duration(event.eta_s)}")
+        self._show_share(event.examples_per_sec, event.hardware_share)
+
+    def show_compiling(self, event: Compiling) -> None:
+        self.progress.setFormat(f"Compiling the {event.step} step…")
+
+    def show_notice(self, event: Notice) -> None:
+        self.status.setStyleSheet(WARNING_TEXT_STYLE)
+        self.status.setText(event.message)
+
+    def _show_share(self, examples_per_sec: float, fraction: float) -> None:
+        """"≈ N% of this CPU's bf16 peak" beside the examples/sec (nothing until the engine has measured it)."""
+        if not self._peak_label or not math.isfinite(fraction):
+            self.hardware_share.clear()
+            return
+        self.hardware_share.setText(f"{examples_per_sec:,.0f} ex/s ≈ {share_percent(fraction)} of "
+                                    f"{self._peak_label}")
 
     def show_epoch(self, event: EpochEnd) -> None:
         self.summary.setText(f"epoch {event.epoch}: loss {event.train_loss:.3f}, train acc "
                              f"{event.train_acc:.3f}, test acc {event.test_acc:.3f}\n"
                              f"{event.examples_per_sec:.1f} examples/sec, ETA {format_duration(event.eta_s)}")
+        self._show_share(event.examples_per_sec, event.hardware_share)
 
     def show_stopping(self) -> None:
         self.stop_button.setEnabled(False)
@@ -268,7 +341,21 @@ class TrainingPanel(QWidget):
 
     def _update_momentum(self) -> None:
         # Momentum is SGD's; Adam has its own betas.
-        self.momentum.setEnabled(not self._running and self.optimizer.currentData() == "sgd")
+        sgd = self.optimizer.currentData() == "sgd"
+        self.momentum.setEnabled(not self._running and sgd)
+        self.nesterov.setEnabled(not self._running and sgd)
+
+    def _on_recipe_chosen(self, index: int) -> None:
+        name = self.recipe.itemData(index)
+        if name in RECIPES:
+            self.set_config(apply_recipe(self.config(), name))
+
+    def _update_recipe(self) -> None:
+        """Show which recipe the settings are (or "custom" once one of them was edited)."""
+        index = self.recipe.findData(recipe_of(self.config()))
+        self.recipe.blockSignals(True)
+        self.recipe.setCurrentIndex(index)
+        self.recipe.blockSignals(False)
 
     def _update_dataset_hint(self) -> None:
         info = self._availability.get(self.dataset.currentData())
@@ -282,3 +369,13 @@ class TrainingPanel(QWidget):
         self.dataset_hint.setToolTip(info.detail)
         self.dataset_hint.setStyleSheet(MUTED_STYLE if info.available else WARNING_TEXT_STYLE)
         self.dataset_hint.show()
+
+
+def _row(*widgets: QWidget) -> QWidget:
+    """Widgets side by side in one form row (the first one stretches)."""
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for i, widget in enumerate(widgets):
+        layout.addWidget(widget, 1 if i == 0 else 0)
+    return row

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from ...events import BatchProgress, EpochEnd, Event, Failed, Finished, RunStarted
+from ...events import BatchProgress, Compiling, EpochEnd, Event, Failed, Finished, Notice, RunStarted
 from ...spec import ArchSpec
 from ...train_config import TrainConfig
 
@@ -89,6 +89,8 @@ class TrainingJob(QObject):
     started = Signal(object)  # RunStarted
     progress = Signal(object)  # BatchProgress
     epochEnded = Signal(object)  # EpochEnd
+    compiling = Signal(object)  # Compiling
+    notice = Signal(object)  # Notice
     ended = Signal(object)  # Finished | Failed
 
     def __init__(self, spec: ArchSpec, config: TrainConfig, runs_root: str | Path | None = None,
@@ -151,6 +153,10 @@ class TrainingJob(QObject):
             self.progress.emit(event)
         elif isinstance(event, EpochEnd):
             self.epochEnded.emit(event)
+        elif isinstance(event, Compiling):
+            self.compiling.emit(event)
+        elif isinstance(event, Notice):
+            self.notice.emit(event)
 
     @Slot(object)
     def _on_done(self, result: Finished | Failed) -> None:
