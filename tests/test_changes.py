@@ -24,6 +24,11 @@ def test_changed_block_is_preferred_to_an_insertion_and_a_deletion():
     assert block_phrases(VGG11.blocks, VGG11.with_block(3, Block(3, 512)).blocks) == ["block 4: 2×512 → 3×512"]
 
 
+def test_equally_short_descriptions_keep_the_first_blocks_in_place():
+    edited = VGG11.with_block(2, Block(3, 256)).removing(4)
+    assert arch_changes(VGG11, edited) == ["block 3: 2×256 → 3×256", "−block 5 (2×512)"]
+
+
 def test_added_and_removed_blocks_do_not_shift_the_others():
     inserted = VGG11.inserting(2, Block(1, 192))
     assert arch_changes(VGG11, inserted) == ["+block 3 (1×192)"]

@@ -22,6 +22,7 @@ from ..spec import PRESET_NAMES, ArchSpec, SpecError, preset
 from ..units import si, thousands
 from . import style
 from .editor.arch_editor import ArchEditor
+from .editor.baseline_controller import install_baseline
 from .editor.charts import ChartsPanel
 from .editor.document import ArchDocument
 from .editor.summary_view import SummaryView
@@ -105,6 +106,7 @@ class MainWindow(QMainWindow):
         self._update_status(self.document.problems)
         self.editor.select_row(0, select=False)
         install_training(self)
+        install_baseline(self)
 
     # --- building ------------------------------------------------------------------------------
     def _icon(self, theme: str, fallback: QStyle.StandardPixmap):

@@ -2,7 +2,9 @@
 
 Made to show the chapter's point at a glance: the first fully connected layer holds most parameters, the
 early convolutions do most of the FLOPs. Bars are coloured by block; selecting blocks in the table
-fades the other bars.
+fades the other bars. With a baseline pinned (`set_comparison`), every place either network has gets a
+slot, the baseline is drawn as outlined ghost bars a little wider than the bars in front of them, and
+both are scaled to the baseline's total, so an unchanged layer's bar fills its ghost exactly.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ from typing import Literal
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF
+from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QToolTip, QWidget
 
+from ...compare import Comparison
 from ...summary import LayerRow, Summary
-from ...units import si, thousands
+from ...units import si, signed, thousands
+from .. import style
 
 Quantity = Literal["params", "flops"]
 CONV_COLORS = (QColor("#3a6ea5"), QColor("#76a5d8"))  # alternate per block so blocks read as groups
@@ -46,7 +50,11 @@ class ShareChart(pg.PlotWidget):
         text = palette.color(QPalette.ColorRole.Text)
         self._text_color = text
         self.title_text = ""
-        self.layers: list[LayerRow] = []
+        self.layers: list[LayerRow] = []  # one per bar: this network's layer, or the baseline's if removed
+        self.baseline_layers: list[LayerRow | None] = []  # the baseline's layer at each bar's place
+        self.comparison: Comparison | None = None
+        self.baseline_label = ""
+        self._summary: Summary | None = None
         self._highlight: set[int] = set()
 
         item = self.getPlotItem()
@@ -65,6 +73,10 @@ class ShareChart(pg.PlotWidget):
         item.getAxis("left").setLabel("%", color=text.name())
         item.getAxis("left").setWidth(34)
         item.getAxis("bottom").setLabel("layer  (block.conv, fc)", color=text.name())
+        self.ghosts = pg.BarGraphItem(x=[], height=[], width=0.9, brush=pg.mkBrush(style.GHOST_FILL),
+                                      pen=pg.mkPen(style.GHOST, width=1.5, style=Qt.PenStyle.DashLine))
+        self.ghosts.setZValue(-1)  # behind the bars
+        item.addItem(self.ghosts)
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.72, brushes=[], pen=pg.mkPen(None))
         item.addItem(self.bars)
         self.peak_label = pg.TextItem(color=text, anchor=(0.5, 1.0))
@@ -72,21 +84,44 @@ class ShareChart(pg.PlotWidget):
         item.addItem(self.peak_label)
         self.scene().sigMouseMoved.connect(self._hover)
 
-    def _value(self, layer: LayerRow) -> int:
+    def _value(self, layer: LayerRow | None) -> int:
+        if layer is None:
+            return 0
         return layer.params if self.quantity == "params" else layer.flops
 
     def _share(self, layer: LayerRow) -> float:
         return layer.param_share if self.quantity == "params" else layer.flop_share
 
+    def set_comparison(self, comparison: Comparison | None, label: str = "") -> None:
+        """Draw `comparison.a` (the pinned baseline, called `label`) as ghost bars; None removes them."""
+        self.comparison, self.baseline_label = comparison, label
+        self.show_summary(self._summary)
+
     def show_summary(self, summary: Summary | None) -> None:
-        self.layers = [r for r in summary.layers if self._value(r) > 0] if summary is not None else []
-        shares = np.array([self._share(r) * 100 for r in self.layers], dtype=float)
+        self._summary = summary
+        comparison = self.comparison if self.comparison is not None and self.comparison.b is summary else None
+        if comparison is None:
+            self.layers = [r for r in summary.layers if self._value(r) > 0] if summary is not None else []
+            self.baseline_layers = [None] * len(self.layers)
+            shares = np.array([self._share(r) * 100 for r in self.layers], dtype=float)
+            ghosts = np.zeros(0)
+        else:
+            slots = [d for d in comparison.layers if self._value(d.b) > 0 or self._value(d.a) > 0]
+            base_total = sum(self._value(r) for r in comparison.a.layers) or 1
+            self.layers = [d.b or d.a for d in slots]
+            self.baseline_layers = [d.a for d in slots]
+            shares = np.array([self._value(d.b) / base_total * 100 for d in slots], dtype=float)
+            ghosts = np.array([self._value(d.a) / base_total * 100 for d in slots], dtype=float)
         xs = np.arange(len(self.layers), dtype=float)
         self.bars.setOpts(x=xs, height=shares, brushes=self._brushes())
+        has_ghost = ghosts > 0
+        self.ghosts.setOpts(x=xs[has_ghost] if len(ghosts) else [], height=ghosts[has_ghost] if len(ghosts) else [])
+        self.getPlotItem().getAxis("left").setLabel(
+            f"% of {self.baseline_label}" if comparison else "%", color=self._text_color.name())
         axis = self.getPlotItem().getAxis("bottom")
         axis.setTicks([[(float(i), short_label(r)) for i, r in enumerate(self.layers)]])
         item = self.getPlotItem()
-        top = float(shares.max()) if len(shares) else 1.0
+        top = float(max(shares.max(), ghosts.max() if len(ghosts) else 0)) if len(shares) else 1.0
         item.setXRange(-0.6, max(len(self.layers) - 0.4, 0.6), padding=0)
         item.setYRange(0, top * 1.18 or 1.0, padding=0)
         self._set_title(summary)
@@ -108,8 +143,8 @@ class ShareChart(pg.PlotWidget):
         """Title doubles as legend: blue bars are convolutions, orange ones fully connected layers."""
         html = f"<span style='font-weight:bold'>{TITLES[self.quantity]}</span>"
         if summary is not None and self.layers:
-            conv = sum(self._share(r) for r in self.layers if r.block is not None) * 100
-            fc = sum(self._share(r) for r in self.layers if r.block is None) * 100
+            conv = sum(self._share(r) for r in summary.layers if r.block is not None) * 100
+            fc = sum(self._share(r) for r in summary.layers if r.block is None) * 100
             html += (f" &nbsp;<span style='color:{CONV_COLORS[0].name()}'>■</span> convs {conv:.1f}%"
                      f" &nbsp;<span style='color:{LINEAR_COLOR.name()}'>■</span> fully connected {fc:.1f}%")
         self.getPlotItem().setTitle(html, color=self._text_color.name(), size="9pt")
@@ -125,6 +160,11 @@ class ShareChart(pg.PlotWidget):
         """Plotted heights in percent, in bar order (for tests and accessibility)."""
         heights = self.bars.opts.get("height")
         return [] if heights is None else [float(h) for h in heights]
+
+    def ghost_bars(self) -> list[tuple[float, float]]:
+        """(x, height) of every ghost bar drawn for the baseline (for tests and accessibility)."""
+        xs, heights = self.ghosts.opts.get("x"), self.ghosts.opts.get("height")
+        return [] if xs is None or heights is None else [(float(x), float(h)) for x, h in zip(xs, heights)]
 
     def _brushes(self) -> list:
         brushes = []
@@ -143,10 +183,17 @@ class ShareChart(pg.PlotWidget):
         if 0 <= i < len(self.layers) and abs(point.x() - i) <= 0.4:
             r = self.layers[i]
             unit = "parameters" if self.quantity == "params" else "FLOPs"
-            value = self._value(r)
-            QToolTip.showText(self.mapToGlobal(self.mapFromScene(pos)),
-                              f"{r.name} ({r.type})\n{thousands(value)} {unit} ({si(value)}), "
-                              f"{self._share(r) * 100:.2f}% of the network", self)
+            base = self.baseline_layers[i]
+            removed = base is r
+            value = 0 if removed else self._value(r)
+            text = f"{r.name} ({r.type})\n{thousands(value)} {unit} ({si(value)})"
+            if not removed:
+                text += f", {self._share(r) * 100:.2f}% of the network"
+            if self.comparison is not None and self.comparison.b is self._summary:
+                text += (f"\n{self.baseline_label}: {thousands(self._value(base))} {unit} "
+                         f"({signed(value - self._value(base))})" if base is not None
+                         else f"\nnot in {self.baseline_label} (added)")
+            QToolTip.showText(self.mapToGlobal(self.mapFromScene(pos)), text, self)
         else:
             QToolTip.hideText()
 
@@ -168,6 +215,10 @@ class ChartsPanel(QWidget):
     def show_summary(self, summary: Summary | None) -> None:
         self.param_chart.show_summary(summary)
         self.flop_chart.show_summary(summary)
+
+    def set_comparison(self, comparison: Comparison | None, label: str = "") -> None:
+        self.param_chart.set_comparison(comparison, label)
+        self.flop_chart.set_comparison(comparison, label)
 
     def highlight_blocks(self, blocks) -> None:
         self.param_chart.highlight_blocks(blocks)
