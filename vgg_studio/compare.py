@@ -184,10 +184,10 @@ def load_reference(ref: str) -> ArchSpec:
     """
     path = Path(ref).expanduser()
     if path.is_dir():
-        from .runs import RunError, load_run
+        from .runs import RunError, load_setup
 
         try:
-            return load_run(path).spec
+            return load_setup(path)[0]
         except RunError as exc:
             raise SpecError(str(exc)) from None
     if path.exists():

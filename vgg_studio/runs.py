@@ -281,10 +281,10 @@ def load_results(path: str | os.PathLike) -> RunResults | None:
         raise RunError(f"Cannot read {file}: {exc}") from None
 
 
-def load_run(path: str | os.PathLike) -> RunRecord:
-    """Everything a run folder holds except the weights; raises RunError with the reason."""
+def load_setup(path: str | os.PathLike) -> tuple[ArchSpec, TrainConfig]:
+    """A run's architecture and training settings only (two small files); raises RunError with the reason."""
     folder = Path(path).expanduser()
-    info = _info(folder, _read_meta(folder))
+    _read_meta(folder)  # says so when the folder is not a run at all
     try:
         spec = from_json((folder / "arch.json").read_text(encoding="utf-8"), source=str(folder / "arch.json"))
         config = TrainConfig.from_dict(json.loads((folder / "config.json").read_text(encoding="utf-8")))
@@ -292,6 +292,14 @@ def load_run(path: str | os.PathLike) -> RunRecord:
         raise RunError(f"{folder} is incomplete: {Path(exc.filename).name} is missing.") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, SpecError, ConfigError, TypeError) as exc:
         raise RunError(f"Cannot read the run in {folder}: {exc}") from None
+    return spec, config
+
+
+def load_run(path: str | os.PathLike) -> RunRecord:
+    """Everything a run folder holds except the weights; raises RunError with the reason."""
+    folder = Path(path).expanduser()
+    info = _info(folder, _read_meta(folder))
+    spec, config = load_setup(folder)
     run = RunFolder.reopen(folder)
     return RunRecord(info=info, spec=spec, config=config, steps=run.steps, epochs=run.epochs,
                      results=load_results(folder))

@@ -67,8 +67,8 @@ class FakeEngine:
         self.threads: list[str] = []
 
     def __call__(self, spec: ArchSpec, config: TrainConfig, on_event: Callable[[Event], None] | None = None,
-                 cancel: threading.Event | None = None, runs_root=None, run_dir=None, resume=None
-                 ) -> Finished | Failed:
+                 cancel: threading.Event | None = None, runs_root=None, run_dir=None, resume=None,
+                 parent=None) -> Finished | Failed:
         emit = on_event or (lambda e: None)
         cancel = cancel or threading.Event()
         self.calls.append((spec, config))

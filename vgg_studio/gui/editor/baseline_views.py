@@ -165,7 +165,8 @@ class SummaryDeltas(QObject):
         """A struck-through row for a layer only the baseline has, with the baseline's numbers."""
         a = d.a
         label = d.name.split(".", 1)[-1] if d.block is not None else d.name
-        texts = [f"{label} (removed)", shape(a.output_shape), thousands(a.params), si(a.flops), nbytes(a.activation_bytes)]
+        texts = [f"{label} (removed)", shape(a.output_shape), thousands(a.params), si(a.flops),
+                 nbytes(a.activation_bytes)]
         items = []
         for col, text in enumerate(texts):
             item = QStandardItem(text)

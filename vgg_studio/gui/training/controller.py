@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Protocol
 
 from PySide6.QtCore import QCoreApplication, QObject, QSettings, Qt
-from PySide6.QtWidgets import QDockWidget, QStatusBar, QWidget
+from PySide6.QtWidgets import QDockWidget, QSplitter, QStatusBar, QWidget
 
 from ... import runs
 from ...events import BatchProgress, EpochEnd, Failed, Finished, RunStarted
+from ...lineage import choose_parent
 from ...runs import RunError, RunRecord
 from ...spec import errors as spec_errors
 from ...metrics import Curves
@@ -27,6 +28,7 @@ from ..editor.document import ArchDocument
 from .live_plots import LivePlots
 from .panel import TrainingPanel
 from .results_view import ResultsView
+from .run_compare import RunSettingsCompare
 from .run_history import RunHistory
 from .worker import TrainFn, TrainingJob
 
@@ -59,15 +61,26 @@ class TrainingController(QObject):
         self.job: TrainingJob | None = None
         self.last_result: Finished | Failed | None = None
         self._live_run: Path | None = None  # the run drawn as the main curves (not as an overlay)
+        self._last_started: Path | None = None  # a new run's parent when the baseline has no run
+        # The pinned baseline's architecture, if any (set by the baseline controller): its latest run is
+        # a new run's parent.
+        self.baseline_spec: Callable[[], ArchSpec | None] = lambda: None
 
         self.panel = TrainingPanel()
         self.plots = LivePlots()
         self.history = RunHistory(self.runs_root)
         self.results = ResultsView()
+        self.run_compare = RunSettingsCompare()  # beside the curves when exactly two runs are selected
+        self.run_compare.hide()
+        curves = QSplitter(objectName="curvesSplitter")
+        curves.addWidget(self.plots)
+        curves.addWidget(self.run_compare)
+        curves.setStretchFactor(0, 3)
+        curves.setStretchFactor(1, 2)
 
         self.panel_dock: QDockWidget = window.add_panel("Training", self.panel, Qt.DockWidgetArea.RightDockWidgetArea,
                                                         object_name="trainingDock")
-        self.plots_dock: QDockWidget = window.add_panel("Training curves", self.plots,
+        self.plots_dock: QDockWidget = window.add_panel("Training curves", curves,
                                                         Qt.DockWidgetArea.BottomDockWidgetArea,
                                                         object_name="curvesDock")
         self.history_dock: QDockWidget = window.add_panel("Runs", self.history, Qt.DockWidgetArea.BottomDockWidgetArea,
@@ -112,7 +125,8 @@ class TrainingController(QObject):
         if self.window.persist:
             self.panel.save_settings(self.window.settings)
 
-        job = TrainingJob(spec, config, self.runs_root, self.train_fn, parent=self)
+        job = TrainingJob(spec, config, self.runs_root, self.train_fn, parent=self,
+                          parent_run=self.parent_run(config))
         job.started.connect(self._on_started)
         job.progress.connect(self._on_progress)
         job.epochEnded.connect(self._on_epoch)
@@ -128,6 +142,14 @@ class TrainingController(QObject):
         self._status(f"Training {spec.name}…")
         job.start()
         return True
+
+    def parent_run(self, config) -> Path | None:
+        """The run a new one is compared with: the baseline's latest on the same data, else the last one."""
+        from ...data import resolve_dataset_name  # imported when needed, like refresh_availability does
+
+        dataset = resolve_dataset_name(config.dataset, config.data_dir)
+        return choose_parent(runs.list_runs(self.runs_root), self.history.setups, dataset,
+                             self.baseline_spec(), self._last_started)
 
     def stop(self) -> None:
         """Ask the running job to stop; the panel re-enables when the engine has returned."""
@@ -156,7 +178,7 @@ class TrainingController(QObject):
 
     # --- engine events (GUI thread) ----------------------------------------------------------------
     def _on_started(self, event: RunStarted) -> None:
-        self._live_run = Path(event.run_dir)
+        self._live_run = self._last_started = Path(event.run_dir)
         self.history.active_run = self._live_run
         label = self.job.spec.name if self.job is not None else "current run"
         self.plots.start_run(event, label=label)
@@ -202,15 +224,20 @@ class TrainingController(QObject):
             return None
 
     def _show_selected_runs(self, paths: list[Path]) -> None:
-        overlays = []
+        overlays, records = [], []
         for path in paths:
-            if path == self._live_run:
-                continue  # already drawn as the main curves
             record = self._load(path)
             if record is not None:
+                records.append(record)
+            if record is not None and path != self._live_run:  # the live run is drawn as the main curves
                 label = f"{record.info.arch_name} {record.info.created:%m-%d %H:%M}"
                 overlays.append(Curves.from_rows(label, record.steps, record.epochs))
         self.plots.set_overlays(overlays)
+        if len(records) == 2:
+            older, newer = sorted(records, key=lambda r: (r.info.created, r.info.name))
+            self.run_compare.show_runs(older, newer)
+            self.plots_dock.raise_()
+        self.run_compare.setVisible(len(records) == 2)
         if len(paths) == 1 and (self.job is None or paths[0] != self._live_run):
             self._show_results(paths[0], paths[0].name)
 

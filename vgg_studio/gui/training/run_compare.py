@@ -8,8 +8,8 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
 
-from ..changes import SettingRow, settings_rows
-from ..runs import RunRecord
+from ...changes import SettingRow, settings_rows
+from ...runs import RunRecord
 
 DIFF_BACKGROUND = QColor("#fff1b8")  # a highlighter's yellow: readable in light and dark text
 DIFF_ROLE = Qt.ItemDataRole.UserRole + 1  # True on rows whose two values differ
