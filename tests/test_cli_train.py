@@ -77,6 +77,22 @@ def test_resume_through_the_cli(tmp_path, capsys):
     assert "more than 2 epochs" in capsys.readouterr().err
 
 
+def test_parent_run_and_its_label(tmp_path, capsys):
+    from vgg_studio.lineage import Setups, run_label
+    from vgg_studio.runs import list_runs
+
+    common = ("--preset", "tiny", "--epochs", "1", "--batch-size", "100", "--device", "cpu")
+    assert _main(*common, "--out", str(tmp_path / "runs" / "a")) == 0
+    assert _main(*common, "--ratio", "2", "--parent", str(tmp_path / "runs" / "a"),
+                 "--out", str(tmp_path / "runs" / "b")) == 0
+    child = next(i for i in list_runs(tmp_path / "runs") if i.path.name == "b")
+    assert child.parent == str((tmp_path / "runs" / "a").resolve())
+    assert run_label(child, Setups()).text == "ratio 1 → 2"
+    capsys.readouterr()
+    assert _main(*common, "--parent", str(tmp_path)) == 2
+    assert "--parent: " in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("args, words", [
     ((), "choose an architecture"),
     (("--preset", "tiny", "--lr", "-1"), "Learning rate must be"),

@@ -21,7 +21,8 @@ from .train_config import TrainConfig
 WORDS: dict[str, str] = {
     # architecture
     "input_size": "input size", "in_channels": "input channels", "ratio": "ratio", "hidden": "hidden",
-    "dropout": "dropout", "num_classes": "classes",
+    "dropout": "dropout", "num_classes": "classes", "batch_norm": "BatchNorm", "head": "head",
+    "kernel_size": "kernel",  # a block's
     # training, most telling first (labels list changes in this order)
     "dataset": "dataset", "lr": "lr", "epochs": "epochs", "batch_size": "batch size", "optimizer": "optimizer",
     "momentum": "momentum", "weight_decay": "weight decay", "schedule": "schedule",

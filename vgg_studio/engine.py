@@ -14,6 +14,7 @@ import math
 import threading
 import time
 import traceback
+from pathlib import Path
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -162,11 +163,13 @@ class _EpochSteps:
 
 
 def train(spec: ArchSpec, config: TrainConfig, on_event: Callable[[Event], None] | None = None,
-          cancel: threading.Event | None = None, runs_root=None, run_dir=None, resume=None) -> Finished | Failed:
+          cancel: threading.Event | None = None, runs_root=None, run_dir=None, resume=None,
+          parent=None) -> Finished | Failed:
     """Train `spec` with `config`, emitting events; returns (and emits last) the Finished or Failed event.
 
     `run_dir` names a new run folder (default: a fresh one under `runs_root`); `resume` continues the run
     in that folder from its last finished epoch up to `config.epochs`, with the run's own architecture.
+    `parent` is the run folder a new run is compared with (recorded in its run.json; see lineage.py).
     Expected failures come back as Failed with a message for the user, never as an exception.
     """
     emit = on_event or (lambda event: None)
@@ -182,7 +185,7 @@ def train(spec: ArchSpec, config: TrainConfig, on_event: Callable[[Event], None]
         return event
 
     try:
-        session = _prepare(spec, config, runs_root, run_dir, resume, progress)
+        session = _prepare(spec, config, runs_root, run_dir, resume, progress, parent)
         return _run_epochs(session, emit, cancel)
     except DataError as exc:
         return fail("data", str(exc))
@@ -224,7 +227,8 @@ def _oom_message(spec: ArchSpec, config: TrainConfig, session: _Session | None) 
             f"or a larger channel ratio (e.g. {spec.ratio * 2}).")
 
 
-def _prepare(spec: ArchSpec, config: TrainConfig, runs_root, run_dir, resume, progress: _Progress) -> _Session:
+def _prepare(spec: ArchSpec, config: TrainConfig, runs_root, run_dir, resume, progress: _Progress,
+             parent=None) -> _Session:
     """Check the settings, load the data, build the model and optimizer, then make or reopen the run folder."""
     problems = validate_config(config)
     if problems:
@@ -274,7 +278,8 @@ def _prepare(spec: ArchSpec, config: TrainConfig, runs_root, run_dir, resume, pr
         run.update(status="running", message="", device=str(device), epochs=config.epochs)
     else:
         run = RunFolder.create(spec, config, root=runs_root, path=run_dir, device=str(device), dataset=dataset,
-                               params=params, epochs=config.epochs)
+                               params=params, epochs=config.epochs,
+                               parent=str(Path(parent).expanduser().resolve()) if parent else None)
         progress.run = run
     progress.started = True
     progress.session = _Session(spec, config, device, data, model, optimizer, scheduler, generator, run,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLabel, QSpinBox, QTableView, QToolButton, QTreeView
@@ -160,9 +159,21 @@ def test_pinning_a_bad_file_is_a_message_and_changes_nothing(qtbot, window, dial
     assert window.findChild(QTreeView, "summaryView").model().columnCount() == len(COLUMNS)
 
 
-@pytest.mark.parametrize("shortcut", ["Ctrl+B"])
-def test_ctrl_b_pins(qtbot, window, shortcut):
-    assert action(window, "action_pin_baseline").shortcut().toString() == shortcut
+def test_ctrl_b_pins(qtbot, window):
+    assert action(window, "action_pin_baseline").shortcut().toString() == "Ctrl+B"
     window.findChild(QTableView, "archTable").setFocus()
     qtbot.keyClick(window.findChild(QTableView, "archTable"), Qt.Key.Key_B, Qt.KeyboardModifier.ControlModifier)
     assert window.baseline.baseline.is_pinned()
+
+
+def test_screenshot_with_a_baseline(qapp, tmp_path, capsys):
+    from PySide6.QtGui import QImage
+
+    from vgg_studio.gui.app import main
+
+    out = tmp_path / "pinned.png"
+    assert main(["--preset", "vgg13", "--baseline", "vgg11", "--screenshot", str(out)]) == 0
+    assert QImage(str(out)).size().toTuple() == (1280, 800)
+    assert main(["--preset", "vgg13", "--baseline", "nope.json", "--screenshot", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--baseline nope.json: No such architecture file" in err and "Traceback" not in err

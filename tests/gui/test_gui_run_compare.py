@@ -21,9 +21,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def small_sample(monkeypatch):
-    """The engine trains on 600 + 100 real sample images, so a run takes a second or two."""
+    """The engine trains on 300 + 100 real sample images, so a run takes a second or two."""
     monkeypatch.setattr(engine, "load_dataset", lambda name, data_dir=None, device="cpu", download=True:
-                        sample_subset(600, 100, seed=2).to(device) if name == "sample"
+                        sample_subset(300, 100, seed=2).to(device) if name == "sample"
                         else data.load_dataset(name, data_dir, device))
 
 
@@ -47,6 +47,7 @@ def test_second_run_is_labelled_by_the_ratio_change_and_compared_side_by_side(qt
     panel = window.findChild(QComboBox, "datasetCombo")
     panel.setCurrentIndex(panel.findData("sample"))
     window.findChild(QSpinBox, "epochsSpin").setValue(1)
+    window.training.panel.batch_size.setValue(100)
     device = window.findChild(QComboBox, "deviceCombo")
     device.setCurrentIndex(device.findData("cpu"))
     _train(qtbot, window)

@@ -45,6 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "the runs folder, $VGG_STUDIO_RUNS or ~/.local/share/vgg-studio/runs)")
     where.add_argument("--resume", metavar="RUN_DIR", help="continue that run from its last finished epoch "
                        "(give --epochs to go further than it was set to)")
+    p.add_argument("--parent", metavar="RUN_DIR", help="the run this one changes (the Runs list then labels it "
+                   "by what differs, e.g. 'ratio 1 → 2')")
     p.set_defaults(func=run_train)
 
 
@@ -149,7 +151,7 @@ class _CtrlC:
 
 def run_train(args: argparse.Namespace) -> int:
     from ..engine import train
-    from ..runs import RunError, load_run
+    from ..runs import RunError, load_run, load_setup
 
     arch_given = args.preset or args.arch
     overrides = [k for k in ("input_size", "in_channels", "ratio", "num_classes") if getattr(args, k) is not None]
@@ -178,12 +180,20 @@ def run_train(args: argparse.Namespace) -> int:
     problems = validate_config(config)
     if problems:
         return fail(" ".join(problems))
+    if args.parent:
+        if args.resume:
+            return fail("--parent is for a new run; a resumed run keeps the parent it was started with.")
+        try:
+            load_setup(args.parent)
+        except RunError as exc:
+            return fail(f"--parent: {exc}")
     _announce_dataset(config)
 
     cancel = threading.Event()
     try:
         with _CtrlC(cancel):
-            result = train(spec, config, on_event=Printer(), cancel=cancel, run_dir=args.out, resume=args.resume)
+            result = train(spec, config, on_event=Printer(), cancel=cancel, run_dir=args.out, resume=args.resume,
+                           parent=args.parent)
     except KeyboardInterrupt:
         print("vgg-studio: interrupted; the run folder keeps its last finished epoch.", file=sys.stderr)
         return EXIT_STOPPED

@@ -19,7 +19,7 @@ from ...compare import ADDED, REMOVED, SAME, LayerDelta
 from ...units import nbytes, percent_change, shape, si, signed, signed_nbytes, signed_si, thousands
 from .. import style
 from .baseline import Baseline
-from .summary_view import CLASSIFIER, COLUMNS, TOTAL, GroupRole, SummaryView
+from .summary_view import CLASSIFIER, COL_ACT, COL_FLOPS, COL_PARAMS, COLUMNS, TOTAL, GroupRole, SummaryView
 
 DELTA_COLUMNS = ("Δ params", "Δ FLOPs", "Δ activations")
 DELTA_TIPS = (
@@ -64,6 +64,7 @@ class SummaryDeltas(QObject):
                 self.model.setColumnCount(len(COLUMNS))
                 return
             self.model.setColumnCount(len(COLUMNS) + len(DELTA_COLUMNS))
+            self._place_beside_values()
             stale = self.baseline.stale
             for col, (title, tip) in enumerate(zip(DELTA_COLUMNS, DELTA_TIPS), start=len(COLUMNS)):
                 header = QStandardItem(f"{title} (stale)" if stale else title)
@@ -74,6 +75,15 @@ class SummaryDeltas(QObject):
             tree.setUpdatesEnabled(True)
 
     # --- internals ---------------------------------------------------------------------------------
+    def _place_beside_values(self) -> None:
+        """Show each Δ column right after the column it is the delta of (the model keeps them at the end,
+        where the summary view's own columns never move), so Δ params is in view in a narrow window."""
+        header = self.view.tree.header()
+        for value_col, delta_col in ((COL_PARAMS, COL_DPARAMS), (COL_FLOPS, COL_DFLOPS), (COL_ACT, COL_DACT)):
+            target = header.visualIndex(value_col) + 1
+            if header.visualIndex(delta_col) != target:
+                header.moveSection(header.visualIndex(delta_col), target)
+
     def _clear(self) -> None:
         """Remove the rows this module added (after an unpin, a repin, or a change of validity)."""
         root = self.model.invisibleRootItem()

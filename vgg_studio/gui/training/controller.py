@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QDockWidget, QSplitter, QStatusBar, QWidget
 
 from ... import runs
 from ...events import BatchProgress, EpochEnd, Failed, Finished, RunStarted
-from ...lineage import choose_parent
+from ...lineage import choose_parent, run_label
 from ...runs import RunError, RunRecord
 from ...spec import errors as spec_errors
 from ...metrics import Curves
@@ -72,15 +72,14 @@ class TrainingController(QObject):
         self.results = ResultsView()
         self.run_compare = RunSettingsCompare()  # beside the curves when exactly two runs are selected
         self.run_compare.hide()
-        curves = QSplitter(objectName="curvesSplitter")
-        curves.addWidget(self.plots)
-        curves.addWidget(self.run_compare)
-        curves.setStretchFactor(0, 3)
-        curves.setStretchFactor(1, 2)
+        self.curves = QSplitter(objectName="curvesSplitter")
+        self.curves.addWidget(self.plots)
+        self.curves.addWidget(self.run_compare)
+        self.curves.setChildrenCollapsible(False)
 
         self.panel_dock: QDockWidget = window.add_panel("Training", self.panel, Qt.DockWidgetArea.RightDockWidgetArea,
                                                         object_name="trainingDock")
-        self.plots_dock: QDockWidget = window.add_panel("Training curves", curves,
+        self.plots_dock: QDockWidget = window.add_panel("Training curves", self.curves,
                                                         Qt.DockWidgetArea.BottomDockWidgetArea,
                                                         object_name="curvesDock")
         self.history_dock: QDockWidget = window.add_panel("Runs", self.history, Qt.DockWidgetArea.BottomDockWidgetArea,
@@ -230,14 +229,19 @@ class TrainingController(QObject):
             if record is not None:
                 records.append(record)
             if record is not None and path != self._live_run:  # the live run is drawn as the main curves
-                label = f"{record.info.arch_name} {record.info.created:%m-%d %H:%M}"
+                label = f"{run_label(record.info, self.history.setups).text} ({record.info.created:%m-%d %H:%M})"
                 overlays.append(Curves.from_rows(label, record.steps, record.epochs))
         self.plots.set_overlays(overlays)
         if len(records) == 2:
             older, newer = sorted(records, key=lambda r: (r.info.created, r.info.name))
             self.run_compare.show_runs(older, newer)
             self.plots_dock.raise_()
-        self.run_compare.setVisible(len(records) == 2)
+            if not self.run_compare.isVisibleTo(self.curves):
+                self.run_compare.show()
+                width = self.curves.width()
+                self.curves.setSizes([width - width // 3, width // 3])
+        else:
+            self.run_compare.hide()
         if len(paths) == 1 and (self.job is None or paths[0] != self._live_run):
             self._show_results(paths[0], paths[0].name)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer
+from PySide6.QtGui import QBrush, QColor, QFont, QShowEvent
 from PySide6.QtWidgets import QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
 
 from ...changes import SettingRow, settings_rows
@@ -66,6 +66,7 @@ class RunSettingsCompare(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, objectName="runSettingsCompare")
+        self.setMinimumWidth(300)  # setting, A and B readable side by side
         self.title = QLabel(objectName="runSettingsTitle")
         self.title.setWordWrap(True)
         self.model = SettingsModel(self)
@@ -75,6 +76,7 @@ class RunSettingsCompare(QWidget):
         self.view.setEditTriggers(QTableView.EditTrigger.NoEditTriggers)
         self.view.setSelectionMode(QTableView.SelectionMode.NoSelection)
         self.view.setWordWrap(False)
+        self.view.verticalHeader().setDefaultSectionSize(self.view.fontMetrics().height() + 6)
         header = self.view.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
@@ -84,10 +86,20 @@ class RunSettingsCompare(QWidget):
         layout.addWidget(self.view, 1)
 
     def show_runs(self, a: RunRecord, b: RunRecord) -> None:
-        """`a` is the older run; the columns are titled by folder name (the tooltip has the full path)."""
+        """`a` is the older run: A and B in the header, their folders in the title, the first difference in view."""
         rows = settings_rows(a.spec, a.config, b.spec, b.config)
         self.model.set_rows(rows, "A", "B")
         n = sum(r.differs for r in rows)
-        self.title.setText(f"<b>A</b> {a.info.name} &nbsp; <b>B</b> {b.info.name}: "
-                           f"{n} setting{'s' if n != 1 else ''} differ{'s' if n == 1 else ''}")
+        self.title.setText(f"<b>{n} setting{'s' if n != 1 else ''} differ{'s' if n == 1 else ''}</b> "
+                           f"(highlighted) · A: {a.info.name} · B: {b.info.name}")
         self.title.setToolTip(f"A: {a.info.path}\nB: {b.info.path}")
+        self.reveal_first_difference()
+
+    def reveal_first_difference(self) -> None:
+        first = next((i for i, r in enumerate(self.model.rows) if r.differs), None)
+        if first is not None:
+            self.view.scrollTo(self.model.index(first, 0), QTableView.ScrollHint.PositionAtCenter)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        QTimer.singleShot(0, self.reveal_first_difference)  # once the table has its height
