@@ -49,6 +49,10 @@ class SummaryDeltas(QObject):
         self.view = view
         self.baseline = baseline
         self.model = view.model
+        # Made once: a VGG-19 refresh fills some 200 cells.
+        self._brushes = {sign: QBrush(QColor(color)) for sign, color in
+                         ((1, style.DELTA_UP), (-1, style.DELTA_DOWN), (0, style.DERIVED_TEXT))}
+        self._align = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
         baseline.changed.connect(self.refresh)
         # The view refills its model on every new summary; the baseline recomputes after it (it connected to
         # the document later), so `changed` arrives after the refill and redecorates it.
@@ -158,12 +162,12 @@ class SummaryDeltas(QObject):
             item.setEditable(False)
             item.setData(delta, DeltaRole)
             item.setData(first.data(GroupRole), GroupRole)
-            item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            color = style.DELTA_UP if delta > 0 else style.DELTA_DOWN if delta < 0 else style.DERIVED_TEXT
-            item.setForeground(QBrush(QColor(color)))
-            font = QFont(first.font())
-            font.setItalic(stale)
-            item.setFont(font)
+            item.setTextAlignment(self._align)
+            item.setForeground(self._brushes[(delta > 0) - (delta < 0)])
+            if stale or first.font().bold():
+                font = QFont(first.font())
+                font.setItalic(stale)
+                item.setFont(font)
             exact = {0: f"{delta:+,} parameters", 1: f"{delta:+,} FLOPs per image",
                      2: f"{delta:+,} bytes per image"}[offset]
             pct = percent_change(delta, base[offset]) if base and base[offset] and delta else ""

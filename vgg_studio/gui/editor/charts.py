@@ -93,12 +93,18 @@ class ShareChart(pg.PlotWidget):
         return layer.param_share if self.quantity == "params" else layer.flop_share
 
     def set_comparison(self, comparison: Comparison | None, label: str = "") -> None:
-        """Draw `comparison.a` (the pinned baseline, called `label`) as ghost bars; None removes them."""
+        """Draw `comparison.a` (the pinned baseline, called `label`) as ghost bars; None removes them.
+
+        While a comparison is set, its owner must call this again after every new summary (the baseline
+        does, on `changed`): a summary that arrives first is only remembered, not drawn twice.
+        """
         self.comparison, self.baseline_label = comparison, label
         self.show_summary(self._summary)
 
     def show_summary(self, summary: Summary | None) -> None:
         self._summary = summary
+        if self.comparison is not None and self.comparison.b is not summary:
+            return  # the comparison with this summary follows at once (see set_comparison)
         comparison = self.comparison if self.comparison is not None and self.comparison.b is summary else None
         if comparison is None:
             self.layers = [r for r in summary.layers if self._value(r) > 0] if summary is not None else []
