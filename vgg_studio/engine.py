@@ -26,10 +26,10 @@ from .batching import batch_indices, prepare_batch
 from .data import Dataset, DataError, Split, load_dataset, resolve_dataset_name
 from .events import BatchProgress, EpochEnd, Event, Failed, Finished, RunStarted
 from .model import build_initialized
-from .runs import RunError, RunFolder, RunResults
+from .runs import RunError, RunFolder, RunResults, damaged_checkpoint
 from .spec import ArchSpec, SpecError, check, to_dict
 from .spec import load as load_spec
-from .train_config import ConfigError, TrainConfig, validate_config
+from .train_config import ConfigError, TrainConfig, resume_changes, validate_config
 
 NUM_EXAMPLES = 64  # test images kept in results.npz for the results view
 
@@ -80,6 +80,11 @@ def cpu_has_bf16() -> bool:
         return False
 
 
+def uses_bf16(config: TrainConfig, device: torch.device) -> bool:
+    """Whether training runs under bf16 autocast: asked for, and on CUDA or a CPU with native bf16."""
+    return config.amp and (device.type == "cuda" or (device.type == "cpu" and cpu_has_bf16()))
+
+
 def lr_factor(schedule: str, step: int, total: int) -> float:
     """Multiplier of the base learning rate after `step` of `total` optimizer steps (applied per step).
 
@@ -123,7 +128,7 @@ class _Session:
 
     @property
     def amp(self) -> bool:
-        return self.config.amp and (self.device.type == "cuda" or (self.device.type == "cpu" and cpu_has_bf16()))
+        return uses_bf16(self.config, self.device)
 
     @property
     def channels_last(self) -> bool:
@@ -176,7 +181,7 @@ def train(spec: ArchSpec, config: TrainConfig, on_event: Callable[[Event], None]
     def fail(kind, message: str) -> Failed:
         run = progress.run
         if run is not None and progress.started:
-            run.update(status="failed", message=message)
+            _best_effort(run.update, status="failed", message=message)
         event = Failed(run_dir=str(run.path) if run is not None else None, kind=kind, message=message)
         emit(event)
         return event
@@ -195,17 +200,46 @@ def train(spec: ArchSpec, config: TrainConfig, on_event: Callable[[Event], None]
                                 f"rate, such as {config.lr / 10:g}.")
     except KeyboardInterrupt:  # a hard stop (the CLI's second Ctrl-C): say so on disk, then let it through
         if progress.started and progress.run is not None:
-            progress.run.update(status="cancelled",
-                                message="Interrupted; the checkpoint holds the last finished epoch.")
+            _best_effort(progress.run.update, status="cancelled",
+                         message="Interrupted; the checkpoint holds the last finished epoch.")
         raise
+    except OSError as exc:  # writing the run folder failed: full or read-only disk, or the folder was deleted
+        if progress.run is not None and not progress.run.path.is_dir():
+            progress.started = False  # nothing to update: writing now would rebuild a partial folder
+            return fail("disk", f"The run folder {progress.run.path} was deleted while training, so training "
+                                f"stopped; start a new run to train again.")
+        return fail("disk", _write_failure_message(exc, progress.run))
     except Exception as exc:  # noqa: BLE001 - the last resort: any other error becomes a message and error.log
         if _is_out_of_memory(exc):
             return fail("out_of_memory", _oom_message(spec, config, progress.session))
         run = progress.run
-        if run is not None:
-            run.log_error(traceback.format_exc())
-        where = f" (details in {run.path / 'error.log'})" if run is not None else ""
+        logged = run is not None and _best_effort(run.log_error, traceback.format_exc())
+        where = f" (details in {run.path / 'error.log'})" if logged else ""
         return fail("error", f"Training stopped by an unexpected error: {type(exc).__name__}: {exc}{where}")
+    finally:
+        if progress.run is not None:
+            progress.run.unlock()
+
+
+def _best_effort(write: Callable[..., None], *args, **kwargs) -> bool:
+    """A write made while already failing: if it fails too, the first failure is the one to report."""
+    try:
+        write(*args, **kwargs)
+    except OSError:
+        return False
+    return True
+
+
+def _write_failure_message(exc: OSError, run: RunFolder | None) -> str:
+    where = exc.filename or (run.path if run is not None else "the run folder")
+    reason = exc.strerror or str(exc)
+    done = run.epochs[-1]["epoch"] if run is not None and run.epochs else 0
+    if run is not None and done and (run.path / "checkpoint.pt").is_file():
+        then = (f"the checkpoint holds epoch {done}: free some space or make the folder writable, then resume "
+                f"the run")
+    else:
+        then = "no epoch had finished, so there is nothing to resume: free some space and start a new run"
+    return f"Cannot write {where} ({reason}), so training stopped; {then}."
 
 
 def _is_out_of_memory(exc: BaseException) -> bool:
@@ -225,13 +259,22 @@ def _oom_message(spec: ArchSpec, config: TrainConfig, session: _Session | None) 
 
 
 def _prepare(spec: ArchSpec, config: TrainConfig, runs_root, run_dir, resume, progress: _Progress) -> _Session:
-    """Check the settings, load the data, build the model and optimizer, then make or reopen the run folder."""
+    """Check the settings, load the data, build the model and optimizer, then make or reopen the run folder.
+
+    A resume is checked (the folder's lock, the settings it may change, the checkpoint) before anything is
+    written, so a refused resume leaves the run folder byte-identical.
+    """
     problems = validate_config(config)
     if problems:
         raise ConfigError(" ".join(problems))
     device = pick_device(config.device)
     dataset = resolve_dataset_name(config.dataset, config.data_dir)
     config = config.replace(dataset=dataset)  # saved resolved, so a resume trains on the same data
+    ckpt: dict | None = None
+    if resume is not None:
+        progress.run = RunFolder.reopen(resume)
+        progress.run.lock()
+        ckpt = _check_resume(progress.run, config)
     data = load_dataset(dataset, config.data_dir, device)
     spec = check(spec.replace(in_channels=data.channels, num_classes=len(data.classes)))
 
@@ -249,25 +292,14 @@ def _prepare(spec: ArchSpec, config: TrainConfig, runs_root, run_dir, resume, pr
     params = sum(p.numel() for p in model.parameters())
 
     start_epoch, elapsed_before = 0, 0.0
-    if resume is not None:
-        run = RunFolder.reopen(resume)
-        progress.run = run
+    if progress.run is not None and ckpt is not None:
+        run = progress.run
         saved = load_spec(run.path / "arch.json")
         if to_dict(saved) != to_dict(spec):
             raise SpecError(f"{run.path} was trained with a different architecture ({saved.name}); resume it "
                             f"with its own architecture (arch.json in the run folder).")
-        ckpt = run.load_checkpoint()
+        _restore(ckpt, run, model, optimizer, scheduler, generator, device)
         start_epoch = int(ckpt["epoch"])
-        if config.epochs <= start_epoch:
-            raise ConfigError(f"The run in {run.path} already has {start_epoch} epochs; ask for more than "
-                              f"{start_epoch} epochs to continue it.")
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
-        generator.set_state(ckpt["generator"])
-        torch.set_rng_state(ckpt["rng_cpu"])
-        if device.type == "cuda" and "rng_cuda" in ckpt:
-            torch.cuda.set_rng_state(ckpt["rng_cuda"], device)
         run.truncate(start_epoch)
         elapsed_before = run.epochs[-1]["elapsed_s"] if run.epochs else 0.0
         run.write_config(config)
@@ -277,9 +309,43 @@ def _prepare(spec: ArchSpec, config: TrainConfig, runs_root, run_dir, resume, pr
                                params=params, epochs=config.epochs)
         progress.run = run
     progress.started = True
+    # Which epochs ran where and in which precision: config.json holds the latest of these settings.
+    run.update(sessions=[*run.meta.get("sessions", []), {"from_epoch": start_epoch + 1, "device": str(device),
+                                                           "bf16": uses_bf16(config, device)}])
     progress.session = _Session(spec, config, device, data, model, optimizer, scheduler, generator, run,
                                 start_epoch, elapsed_before)
     return progress.session
+
+
+def _check_resume(run: RunFolder, config: TrainConfig) -> dict:
+    """The checkpoint to resume from, after checking that `config` only changes what a resume may change."""
+    changes = resume_changes(run.read_config(), config)
+    if changes:
+        raise ConfigError(f"A resume continues a run with the settings it was trained with, so it cannot change "
+                          f"{', '.join(changes)}; leave those out to continue the run in {run.path}, or start a "
+                          f"new run with its architecture ({run.path / 'arch.json'}) to train with them.")
+    ckpt = run.load_checkpoint()
+    start_epoch = int(ckpt["epoch"])
+    if config.epochs <= start_epoch:
+        raise ConfigError(f"The run in {run.path} already has {start_epoch} epochs; ask for more than "
+                          f"{start_epoch} epochs to continue it.")
+    return ckpt
+
+
+def _restore(ckpt: dict, run: RunFolder, model: nn.Module, optimizer: torch.optim.Optimizer,
+             scheduler: torch.optim.lr_scheduler.LambdaLR, generator: torch.Generator, device: torch.device) -> None:
+    """Weights, optimizer, schedule and random state from a checkpoint; RunError when they do not fit."""
+    try:
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        generator.set_state(ckpt["generator"])
+        torch.set_rng_state(ckpt["rng_cpu"])
+        if device.type == "cuda" and "rng_cuda" in ckpt:
+            torch.cuda.set_rng_state(ckpt["rng_cuda"], device)
+    except (RuntimeError, KeyError, ValueError, TypeError, AttributeError):
+        raise RunError(damaged_checkpoint(run.path / "checkpoint.pt", "its weights or optimizer state do not "
+                                          "fit the run's architecture and settings")) from None
 
 
 def _run_epochs(session: _Session, emit: Callable[[Event], None], cancel: threading.Event) -> Finished:
@@ -323,10 +389,14 @@ def _run_epochs(session: _Session, emit: Callable[[Event], None], cancel: thread
                       examples_per_sec=rate, elapsed_s=elapsed,
                       eta_s=(cfg.epochs - epoch) * (steps.seconds + eval_time), lr=lr))
 
-    event = Finished(run_dir=str(run.path), device=str(session.device), epochs_done=epochs_done,
+    nothing = cancelled and session.start_epoch == 0 and epochs_done == 0 and not run.steps
+    event = Finished(run_dir="" if nothing else str(run.path), device=str(session.device), epochs_done=epochs_done,
                      train_loss=train_loss, train_acc=train_acc, test_acc=test_acc,
                      examples_per_sec=trained / train_time if train_time > 0 else 0.0, cancelled=cancelled)
-    _finish(session, event)
+    if nothing:  # stopped before anything was measured: a folder would only be clutter in the runs list
+        run.discard()
+    else:
+        _finish(session, event)
     emit(event)
     return event
 

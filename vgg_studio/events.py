@@ -53,7 +53,7 @@ class EpochEnd:
 class Finished:
     """The run ended normally or by request; what was measured is on disk either way."""
 
-    run_dir: str
+    run_dir: str  # "" when the run was stopped before it measured anything and its folder was discarded
     device: str
     epochs_done: int
     train_loss: float
@@ -68,7 +68,9 @@ class Finished:
                 f"{self.examples_per_sec:.1f} examples/sec on {self.device}")
 
 
-FailureKind = Literal["diverged", "out_of_memory", "data", "spec", "error"]
+# data / spec: bad input, nothing was trained (the CLI exits 2); disk: the run folder could not be written
+# (full, read-only or deleted); diverged, out_of_memory, error: the run itself failed (the CLI exits 1).
+FailureKind = Literal["diverged", "out_of_memory", "data", "spec", "disk", "error"]
 
 
 @dataclass(frozen=True)
