@@ -141,6 +141,23 @@ def test_a_stop_before_anything_is_measured_leaves_no_run_folder(tmp_path, small
     assert result.run_dir == "" and list(tmp_path.iterdir()) == []  # no "cancelled, 0 epochs" clutter
 
 
+class _SetAfter:
+    """A cancel flag that becomes set after `n` checks: a Stop a few batches in, before any progress point."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def is_set(self) -> bool:
+        self.n -= 1
+        return self.n < 0
+
+
+def test_a_stop_before_the_first_progress_point_leaves_no_run_folder(tmp_path, small_sample):
+    result, events = _train(tmp_path, cancel=_SetAfter(3), points_per_epoch=1)
+    assert isinstance(result, Finished) and result.cancelled and result.run_dir == ""
+    assert not any(isinstance(e, BatchProgress) for e in events) and list(tmp_path.iterdir()) == []
+
+
 def test_lr_100_diverges_with_a_message(tmp_path, small_sample):
     result, events = _train(tmp_path, lr=100.0, epochs=3, points_per_epoch=2)
     assert isinstance(result, Failed) and result.kind == "diverged", result

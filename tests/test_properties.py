@@ -16,7 +16,7 @@ from vgg_studio import cli, engine
 from vgg_studio.data import DataError
 from vgg_studio.spec import PRESET_NAMES, SpecError, from_json, load, validate
 
-QUICK = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+QUICK = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
 json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=5)

@@ -226,6 +226,7 @@ def test_damaged_results_do_not_block_loading_the_run(tmp_path):
     (run.path / "results.npz").write_bytes(b"garbage")
     record = load_run(run.path)
     assert record.results is None and "results.npz is damaged" in record.results_error
+    assert "allow_pickle" not in record.results_error  # numpy's advice to load unsafely is not passed on
     assert record.spec == preset("tiny")
 
 

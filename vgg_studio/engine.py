@@ -164,6 +164,7 @@ class _EpochSteps:
     train_loss: float  # running means over `seen`; NaN when nothing was stepped
     train_acc: float
     cancelled: bool
+    points: int  # BatchProgress events emitted: points the user saw on the curves
 
 
 def train(spec: ArchSpec, config: TrainConfig, on_event: Callable[[Event], None] | None = None,
@@ -360,11 +361,11 @@ def _run_epochs(session: _Session, emit: Callable[[Event], None], cancel: thread
     last = run.epochs[-1] if run.epochs else {}
     train_loss, train_acc = last.get("train_loss", math.nan), last.get("train_acc", math.nan)
     test_acc = last.get("test_acc", math.nan)
-    epochs_done, cancelled = session.start_epoch, False
+    epochs_done, cancelled, shown = session.start_epoch, False, 0
 
     for epoch in range(session.start_epoch + 1, cfg.epochs + 1):
         steps = _train_epoch(session, epoch, emit, cancel, eval_time)
-        trained, train_time = trained + steps.seen, train_time + steps.seconds
+        trained, train_time, shown = trained + steps.seen, train_time + steps.seconds, shown + steps.points
         if steps.seen:
             train_loss, train_acc = steps.train_loss, steps.train_acc
         if steps.cancelled:
@@ -389,11 +390,12 @@ def _run_epochs(session: _Session, emit: Callable[[Event], None], cancel: thread
                       examples_per_sec=rate, elapsed_s=elapsed,
                       eta_s=(cfg.epochs - epoch) * (steps.seconds + eval_time), lr=lr))
 
-    nothing = cancelled and session.start_epoch == 0 and epochs_done == 0 and not run.steps
+    # A new run stopped before its first progress point showed the user nothing: keeping it would be clutter.
+    nothing = cancelled and session.start_epoch == 0 and epochs_done == 0 and shown == 0
     event = Finished(run_dir="" if nothing else str(run.path), device=str(session.device), epochs_done=epochs_done,
                      train_loss=train_loss, train_acc=train_acc, test_acc=test_acc,
                      examples_per_sec=trained / train_time if train_time > 0 else 0.0, cancelled=cancelled)
-    if nothing:  # stopped before anything was measured: a folder would only be clutter in the runs list
+    if nothing:
         run.discard()
     else:
         _finish(session, event)
@@ -419,7 +421,7 @@ def _train_epoch(session: _Session, epoch: int, emit: Callable[[Event], None], c
     t0 = time.perf_counter()
     loss_sum = torch.zeros((), device=session.device)
     correct = torch.zeros((), device=session.device, dtype=torch.int64)
-    seen, done, read, cancelled = 0, 0, 0, False
+    seen, done, read, emitted, cancelled = 0, 0, 0, 0, False
     train_loss = train_acc = math.nan
     for i, idx in enumerate(batch_indices(n_train, cfg.batch_size, session.generator, session.device), 1):
         if cancel.is_set():
@@ -438,7 +440,7 @@ def _train_epoch(session: _Session, epoch: int, emit: Callable[[Event], None], c
         seen, done = seen + len(idx), i
         if i in points:
             train_loss, train_acc = _read_back(loss_sum, correct, seen, epoch, i)
-            read = i
+            read, emitted = i, emitted + 1
             x_epoch = epoch - 1 + i / num_batches
             run.add_steps([{"epoch_float": x_epoch, "train_loss": train_loss, "train_acc": train_acc}])
             rate = seen / (time.perf_counter() - t0)
@@ -450,7 +452,7 @@ def _train_epoch(session: _Session, epoch: int, emit: Callable[[Event], None], c
         train_loss, train_acc = _read_back(loss_sum, correct, seen, epoch, done)
         run.add_steps([{"epoch_float": epoch - 1 + done / num_batches, "train_loss": train_loss,
                         "train_acc": train_acc}])
-    return _EpochSteps(seen, time.perf_counter() - t0, train_loss, train_acc, cancelled)
+    return _EpochSteps(seen, time.perf_counter() - t0, train_loss, train_acc, cancelled, emitted)
 
 
 def _finish(session: _Session, result: Finished) -> None:

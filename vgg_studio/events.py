@@ -53,7 +53,7 @@ class EpochEnd:
 class Finished:
     """The run ended normally or by request; what was measured is on disk either way."""
 
-    run_dir: str  # "" when the run was stopped before it measured anything and its folder was discarded
+    run_dir: str  # "" when a new run was stopped before its first progress point and its folder was discarded
     device: str
     epochs_done: int
     train_loss: float

@@ -479,8 +479,12 @@ def load_results(path: str | os.PathLike) -> RunResults | None:
             return RunResults(classes=tuple(str(c) for c in z["classes"]), confusion=z["confusion"],
                               examples=z["examples"], example_pred=z["example_pred"],
                               example_true=z["example_true"])
-    except (OSError, ValueError, KeyError, EOFError) as exc:
-        raise RunError(f"{file} is damaged ({exc}); the run's curves and architecture are still usable.") from None
+    except OSError as exc:
+        raise RunError(f"Cannot read {file} ({exc.strerror or exc}); the run's curves and architecture are still "
+                       f"usable.") from None
+    except (ValueError, KeyError, EOFError):  # numpy's own words here advise unsafe pickle loading: not ours
+        raise RunError(f"{file} is damaged (not a vgg-studio results file); the run's curves and architecture are "
+                       f"still usable.") from None
 
 
 def load_run(path: str | os.PathLike) -> RunRecord:

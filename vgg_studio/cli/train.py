@@ -117,7 +117,7 @@ class Printer:
             self._clear()
             if event.cancelled:
                 kept = ("the run folder keeps what was measured" if event.run_dir
-                        else "nothing was measured, so no run folder was kept")
+                        else "nothing was measured yet, so no run folder was kept")
                 print(f"vgg-studio: stopped on request after {plural(event.epochs_done, 'finished epoch')}; {kept}.",
                       file=self.err)
             if event.epochs_done:
