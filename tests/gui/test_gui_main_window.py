@@ -182,3 +182,31 @@ def test_opening_an_invalid_file_shows_the_problem_and_no_stale_numbers(window, 
     assert window.param_chart.bar_heights() == []
     window.editor.form.input_size.setValue(64)
     assert window.document.is_valid() and window.summary_view.tree.model().rowCount() == 7
+
+
+def test_open_file_shows_every_error_as_a_dialog_and_keeps_the_document(window, dialogs, tmp_path, monkeypatch):
+    from vgg_studio import spec as spec_mod
+
+    before = window.document.spec
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    for path in (deep, tmp_path / "missing.json", tmp_path):
+        assert window.open_file(path) is False
+    assert len(dialogs.warnings) == 3 and window.document.spec == before
+
+    def broken(_path):  # whatever the loader raises reaches the user as words
+        raise ValueError("Exceeds the limit (4300 digits) for integer string conversion")
+
+    monkeypatch.setattr(spec_mod, "load", broken)
+    assert window.open_file(deep) is False
+    assert "4300 digits" in dialogs.warnings[-1] and window.document.spec == before
+
+
+def test_a_huge_name_is_shown_elided_and_keeps_the_window_responsive(qtbot, window, tmp_path):
+    path = tmp_path / "huge.json"
+    save(preset("tiny").replace(name="n" * 1_000_000), path)
+    assert window.open_file(path)
+    qtbot.wait(10)
+    window.grab()  # laid out whole, the name took minutes to wrap; every label gets a cut copy
+    assert len(window.windowTitle()) < 100 and len(window.summary_view.headline.text()) < 600
+    assert len(window.validity_label.text()) < 400

@@ -206,3 +206,26 @@ def test_cancelling_the_close_question_keeps_training(qtbot, main_window, dialog
     dialogs.answer = QMessageBox.StandardButton.Discard
     assert main_window.close()
     assert ctl.job is None and ctl.last_result.cancelled
+
+
+def test_a_run_stopped_before_its_first_epoch_is_offered_for_discarding(qtbot, stand_in):
+    engine = FakeEngine(epochs_delay=0.05, write_runs=True)
+    ctl = _install(stand_in, engine)
+    discard = ctl.panel.discard_button
+    qtbot.mouseClick(ctl.panel.train_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: ctl.plots._loss.n > 0, timeout=5000)
+    qtbot.mouseClick(ctl.panel.stop_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: ctl.job is None, timeout=5000)
+    run = Path(ctl.last_result.run_dir)
+    assert run.is_dir() and not discard.isHidden() and ctl.history.infos()
+    qtbot.mouseClick(discard, Qt.MouseButton.LeftButton)
+    assert not run.exists() and discard.isHidden() and ctl.history.infos() == []
+
+    # Stopped before any point: nothing worth keeping, so it goes without asking.
+    engine.delay = 0.5
+    qtbot.mouseClick(ctl.panel.train_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: ctl.job is not None and ctl.job.run_dir is not None, timeout=5000)
+    qtbot.mouseClick(ctl.panel.stop_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: ctl.job is None, timeout=5000)
+    assert not Path(ctl.last_result.run_dir).exists() and discard.isHidden()
+    assert "discarded" in ctl.panel.status.text() and ctl.history.infos() == []

@@ -26,6 +26,7 @@ from .editor.charts import ChartsPanel
 from .editor.document import ArchDocument
 from .editor.summary_view import SummaryView
 from .settings import Session, open_settings
+from .text import ElidedLabel, elide
 from .training.controller import install_training
 
 APP_NAME = "vgg-studio"
@@ -212,8 +213,7 @@ class MainWindow(QMainWindow):
         status = QStatusBar(self)
         status.setObjectName("statusBar")
         self.setStatusBar(status)
-        self.validity_label = QLabel(objectName="validityLabel")
-        self.validity_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.validity_label = ElidedLabel(objectName="validityLabel")
         status.addPermanentWidget(self.validity_label)
 
     def add_panel(self, title: str, widget: QWidget, area: Qt.DockWidgetArea = Qt.DockWidgetArea.BottomDockWidgetArea,
@@ -243,7 +243,7 @@ class MainWindow(QMainWindow):
         if not self.document.is_dirty():
             return True
         answer = QMessageBox.question(
-            self, "Unsaved changes", f"“{self.document.display_name}” has unsaved changes. Save them first?",
+            self, "Unsaved changes", f"“{elide(self.document.display_name)}” has unsaved changes. Save them first?",
             QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Save)
         if answer == QMessageBox.StandardButton.Save:
@@ -285,6 +285,10 @@ class MainWindow(QMainWindow):
         except SpecError as exc:
             self._error("Cannot open the architecture", str(exc))
             return False
+        except (OSError, ValueError, RecursionError, MemoryError) as exc:  # the loader should say SpecError
+            self._error("Cannot open the architecture", f"{elide(os.fspath(path), 200)} cannot be read: "
+                        f"{elide(str(exc) or type(exc).__name__, 300)}")
+            return False
         self._after_file(self.document.path)
         self.statusBar().showMessage(f"Opened {self.document.path}", 4000)
         return True
@@ -309,7 +313,7 @@ class MainWindow(QMainWindow):
     def save_as(self, path: str | os.PathLike[str] | None = None) -> bool:
         if path is None:
             start = self.document.path or Path(self.session.last_dir() or ".") / (
-                re.sub(r"[^\w.-]+", "-", self.document.spec.name).strip("-").lower() or "architecture")
+                re.sub(r"[^\w.-]+", "-", self.document.spec.name[:60]).strip("-").lower() or "architecture")
             path, _ = QFileDialog.getSaveFileName(self, "Save architecture as", str(start), FILE_FILTER)
             if not path:
                 return False
@@ -415,7 +419,7 @@ class MainWindow(QMainWindow):
     # --- feedback ------------------------------------------------------------------------------
     def _update_title(self, *_args) -> None:
         mark = "*" if self.document.is_dirty() else ""
-        self.setWindowTitle(f"{self.document.display_name}{mark} — {APP_NAME}")
+        self.setWindowTitle(f"{elide(self.document.display_name)}{mark} — {APP_NAME}")
 
     def _update_status(self, problems: list) -> None:
         errors = [p for p in problems if p.is_error]

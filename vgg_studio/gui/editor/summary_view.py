@@ -16,6 +16,7 @@ from ...train_config import OPTIMIZER_LABELS, OPTIMIZER_STATE_COPIES
 from ...units import nbytes, shape, si, thousands
 from ..settings import read_int, read_str
 from ..style import BANNER_STYLE
+from ..text import elide, elide_html
 from .document import ArchDocument
 
 COLUMNS = ("Layer", "Output shape", "Parameters", "FLOPs", "Activations")
@@ -235,7 +236,7 @@ class SummaryView(QWidget):
             self.headline.setText("<i>No valid architecture yet.</i>")
             return
         fc = s.first_linear
-        text = (f"<b>{s.spec.name}</b>: {thousands(s.total_params)} parameters, {si(s.total_flops, 'FLOP')} per "
+        text = (f"<b>{elide_html(s.spec.name)}</b>: {thousands(s.total_params)} parameters, {si(s.total_flops, 'FLOP')} per "
                 f"image, depth {s.spec.depth}. The first fully connected layer holds "
                 f"<b>{fc.param_share * 100:.1f}%</b> of the parameters")
         conv_share = sum(r.flop_share for r in s.layers if r.type == "Conv2d")
@@ -256,7 +257,7 @@ class SummaryView(QWidget):
         if not errors:
             self.banner.hide()
             return
-        shown = self._summary.spec.name if self._summary is not None else None
+        shown = elide(self._summary.spec.name) if self._summary is not None else None
         more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
         tail = (f"The numbers below are still those of the last valid architecture ({shown})."
                 if shown is not None else "")

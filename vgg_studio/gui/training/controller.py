@@ -24,6 +24,7 @@ from ...metrics import Curves
 from ...spec import ArchSpec
 from ...train_config import validate_config
 from ..editor.document import ArchDocument
+from ..text import elide
 from .live_plots import LivePlots
 from .panel import TrainingPanel
 from .results_view import ResultsView
@@ -82,6 +83,7 @@ class TrainingController(QObject):
         self.panel.set_architecture_valid(self.document.is_valid())
         self.panel.startRequested.connect(self.start)
         self.panel.stopRequested.connect(self.stop)
+        self.panel.discardRequested.connect(self.discard_run)
         self.history.selectionChanged.connect(self._show_selected_runs)
         self.history.openRequested.connect(self.open_run_architecture)
         self.plots.exported.connect(lambda path: self._status(f"Exported {path}"))
@@ -125,7 +127,7 @@ class TrainingController(QObject):
         self.results.clear("Results appear after the first epoch.")
         self.panel.set_running(True)
         self.plots_dock.raise_()
-        self._status(f"Training {spec.name}…")
+        self._status(f"Training {elide(spec.name)}…")
         job.start()
         return True
 
@@ -158,7 +160,7 @@ class TrainingController(QObject):
     def _on_started(self, event: RunStarted) -> None:
         self._live_run = Path(event.run_dir)
         self.history.active_run = self._live_run
-        label = self.job.spec.name if self.job is not None else "current run"
+        label = elide(self.job.spec.name, 40) if self.job is not None else "current run"
         self.plots.start_run(event, label=label)
         self.panel.show_started(event)
         self.history.refresh()
@@ -187,11 +189,40 @@ class TrainingController(QObject):
             self._status(text.strip())
         else:
             self._status(f"Training failed: {result.message}", timeout=20000)
+        if isinstance(result, Finished) and result.cancelled and not result.epochs_done and result.run_dir \
+                and not self._holds_points(Path(result.run_dir)):
+            self.discard_run(result.run_dir, quiet=True)  # stopped before its first point: nothing to keep
+            self.panel.offer_discard(None)
+            self.panel.status.setText("Stopped before the first batch ended; the empty run was discarded.")
         self.history.refresh()
-        if result.run_dir:
+        if result.run_dir and Path(result.run_dir).exists():
             self._live_run = Path(result.run_dir)
             self._show_results(self._live_run, Path(result.run_dir).name)
         self.refresh_availability()  # the run may have downloaded a dataset
+
+    def discard_run(self, run_dir: str | os.PathLike[str], quiet: bool = False) -> bool:
+        """Delete a run folder that holds no finished epoch (offered after a stop before the first one)."""
+        path = Path(run_dir)
+        try:
+            runs.delete_run(path)
+        except (RunError, OSError) as exc:
+            self._status(f"Could not discard {path.name}: {exc}", timeout=10000)
+            return False
+        if path == self._live_run:
+            self._live_run = None
+            self.plots.clear_live()
+            self.results.clear()
+        self.history.refresh()
+        if not quiet:
+            self._status(f"Discarded run {path.name}.")
+        return True
+
+    @staticmethod
+    def _holds_points(path: Path) -> bool:
+        try:
+            return bool(runs.load_run(path).steps)
+        except RunError:
+            return True  # unreadable: leave it for the user to look at
 
     # --- history -----------------------------------------------------------------------------------
     def _load(self, path: Path) -> RunRecord | None:
@@ -208,7 +239,7 @@ class TrainingController(QObject):
                 continue  # already drawn as the main curves
             record = self._load(path)
             if record is not None:
-                label = f"{record.info.arch_name} {record.info.created:%m-%d %H:%M}"
+                label = f"{elide(record.info.arch_name, 40)} {record.info.created:%m-%d %H:%M}"
                 overlays.append(Curves.from_rows(label, record.steps, record.epochs))
         self.plots.set_overlays(overlays)
         if len(paths) == 1 and (self.job is None or paths[0] != self._live_run):
@@ -225,7 +256,7 @@ class TrainingController(QObject):
         record = self._load(Path(path))
         if record is None:
             return False
-        name = f"{record.spec.name} (run {record.info.name})"
+        name = f"{elide(record.spec.name)} (run {record.info.name})"
         if self.window.load_spec(record.spec, name):
             self._status(f"Opened the architecture of run {record.info.name}.")
             return True

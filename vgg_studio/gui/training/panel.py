@@ -22,6 +22,7 @@ from ...train_config import (DATASET_CHOICES, DATASET_LABELS, OPTIMIZER_LABELS, 
                              SCHEDULES, TrainConfig)
 from ...units import format_duration
 from ..style import ERROR_TEXT_STYLE, MUTED_STYLE, WARNING_TEXT_STYLE
+from ..text import count
 
 
 class TrainingPanel(QWidget):
@@ -29,6 +30,7 @@ class TrainingPanel(QWidget):
 
     startRequested = Signal()
     stopRequested = Signal()
+    discardRequested = Signal(str)  # the folder of a run stopped before its first epoch, to delete
 
     def __init__(self, devices: list[tuple[str, str]] | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -111,6 +113,12 @@ class TrainingPanel(QWidget):
         layout.addWidget(self.progress)
         layout.addWidget(self.summary)
         layout.addWidget(self.status)
+        self.discard_button = QPushButton("Discard this run", objectName="discardRunButton", visible=False)
+        self.discard_button.setToolTip("The run stopped before its first epoch ended: it holds a few points of "
+                                       "the loss curve and nothing to resume or inspect.")
+        self.discard_button.clicked.connect(self._on_discard_clicked)
+        self._discardable: str | None = None
+        layout.addWidget(self.discard_button, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addStretch(1)
 
         self.dataset.currentIndexChanged.connect(self._update_dataset_hint)
@@ -195,6 +203,7 @@ class TrainingPanel(QWidget):
                   self.momentum, self.schedule, self.device, self.seed):
             w.setEnabled(not running)
         if running:
+            self.offer_discard(None)
             self.progress.setRange(0, 0)  # busy until the engine says how many batches there are
             self.progress.setFormat("Loading data…")
             self.status.setStyleSheet("")
@@ -235,8 +244,8 @@ class TrainingPanel(QWidget):
         self.progress.setRange(0, 1)
         if isinstance(result, Finished):
             self.progress.setValue(1 if not result.cancelled else 0)
-            self.progress.setFormat(f"Stopped after {result.epochs_done} epoch(s)" if result.cancelled
-                                    else f"Done: {result.epochs_done} epoch(s)")
+            self.progress.setFormat(f"Stopped after {count(result.epochs_done, 'epoch')}" if result.cancelled
+                                    else f"Done: {count(result.epochs_done, 'epoch')}")
             if result.epochs_done:
                 self.summary.setText("\n".join(result.summary_lines()))
             else:
@@ -244,6 +253,8 @@ class TrainingPanel(QWidget):
             self.status.setStyleSheet("")
             self.status.setText(f"Stopped; what was measured is saved in {result.run_dir}." if result.cancelled
                                 else f"Saved in {result.run_dir}.")
+            if result.cancelled and not result.epochs_done and result.run_dir:
+                self.offer_discard(result.run_dir)
         else:
             self.progress.setValue(0)
             self.progress.setFormat("Failed")
@@ -255,7 +266,19 @@ class TrainingPanel(QWidget):
         self.status.setStyleSheet(ERROR_TEXT_STYLE)
         self.status.setText(message)
 
+    def offer_discard(self, run_dir: str | None) -> None:
+        """Show (or, with None, hide) the button that deletes a run stopped before its first epoch."""
+        self._discardable = run_dir
+        self.discard_button.setVisible(run_dir is not None)
+        if run_dir is not None:
+            self.status.setText("Stopped before the first epoch ended: nothing to resume or inspect.")
+
     # --- internals ---------------------------------------------------------------------------------
+    def _on_discard_clicked(self) -> None:
+        if self._discardable is not None:
+            self.discardRequested.emit(self._discardable)
+        self.offer_discard(None)
+
     def _on_stop_clicked(self) -> None:
         self.show_stopping()
         self.stopRequested.emit()

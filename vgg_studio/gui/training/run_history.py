@@ -20,6 +20,7 @@ from ... import runs
 from ...runs import RunError, RunInfo
 from ...units import si
 from .. import style
+from ..text import elide
 
 COLUMNS = ("Architecture", "Params", "Dataset", "Best test acc", "Epochs", "Status", "Date")
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -57,7 +58,7 @@ class RunTableModel(QAbstractTableModel):
             return None
         info, col = self._rows[index.row()], index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            return (info.arch_name or "?",
+            return (elide(info.arch_name) or "?",
                     si(info.params) if info.params else "",
                     info.dataset,
                     "" if info.best_test_acc is None else f"{info.best_test_acc:.3f}",
