@@ -236,8 +236,8 @@ class SummaryView(QWidget):
             self.headline.setText("<i>No valid architecture yet.</i>")
             return
         fc = s.first_linear
-        text = (f"<b>{elide_html(s.spec.name)}</b>: {thousands(s.total_params)} parameters, {si(s.total_flops, 'FLOP')} per "
-                f"image, depth {s.spec.depth}. The first fully connected layer holds "
+        text = (f"<b>{elide_html(s.spec.name)}</b>: {thousands(s.total_params)} parameters, "
+                f"{si(s.total_flops, 'FLOP')} per image, depth {s.spec.depth}. The first fully connected layer holds "
                 f"<b>{fc.param_share * 100:.1f}%</b> of the parameters")
         conv_share = sum(r.flop_share for r in s.layers if r.type == "Conv2d")
         if conv_share > 0:
