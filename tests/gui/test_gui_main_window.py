@@ -9,7 +9,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QComboBox, QDockWidget, QLabel, QMessageBox, QStatusBar, QTableView, QTreeView
 
 from vgg_studio.gui import MainWindow
-from vgg_studio.spec import PRESET_NAMES, Block, load, preset, save
+from vgg_studio.spec import MAX_NAME_LENGTH, PRESET_NAMES, Block, load, preset, save, to_dict
 
 
 def test_fresh_install_opens_vgg11_with_its_summary(window):
@@ -202,11 +202,16 @@ def test_open_file_shows_every_error_as_a_dialog_and_keeps_the_document(window, 
     assert "4300 digits" in dialogs.warnings[-1] and window.document.spec == before
 
 
-def test_a_huge_name_is_shown_elided_and_keeps_the_window_responsive(qtbot, window, tmp_path):
+def test_a_huge_name_is_refused_and_a_long_one_is_shown_elided(qtbot, window, dialogs, tmp_path):
     path = tmp_path / "huge.json"
-    save(preset("tiny").replace(name="n" * 1_000_000), path)
-    assert window.open_file(path)
+    path.write_text(json.dumps({**to_dict(preset("tiny")), "name": "n" * 100_000}))
+    before = window.document.spec
+    assert window.open_file(path) is False  # bounded on read: a dialog names the limit, nothing changes
+    assert "at most" in dialogs.warnings[-1] and window.document.spec == before
+    long_name = tmp_path / "long.json"
+    save(preset("tiny").replace(name="n" * MAX_NAME_LENGTH), long_name)
+    assert window.open_file(long_name)
     qtbot.wait(10)
-    window.grab()  # laid out whole, the name took minutes to wrap; every label gets a cut copy
+    window.grab()  # every label gets a cut copy of the name
     assert len(window.windowTitle()) < 100 and len(window.summary_view.headline.text()) < 600
     assert len(window.validity_label.text()) < 400

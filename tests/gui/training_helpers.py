@@ -94,6 +94,7 @@ class FakeEngine:
                 if cancel.is_set():
                     if folder is not None:
                         folder.update(status="cancelled")
+                        folder.unlock()  # as the engine does when it returns
                     return self._finish(emit, run, done, loss, acc, cancelled=True)
                 time.sleep(self.delay)  # the worker thread, not the GUI
                 if b % max(1, nb // self.points) == 0:
@@ -108,6 +109,7 @@ class FakeEngine:
             done = epoch
         if folder is not None:
             folder.update(status="finished", epochs_done=done)
+            folder.unlock()
         return self._finish(emit, run, done, loss, acc, cancelled=False)
 
     @staticmethod
