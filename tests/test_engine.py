@@ -17,7 +17,7 @@ import torch
 
 from sample_subset import sample_subset
 from vgg_studio import data, engine
-from vgg_studio.events import BatchProgress, EpochEnd, Failed, Finished, RunStarted
+from vgg_studio.events import BatchProgress, EpochEnd, Failed, Finished, RunStarted, StepProgress
 from vgg_studio.model import build_model
 from vgg_studio.runs import load_run
 from vgg_studio.spec import preset
@@ -62,6 +62,17 @@ def test_tiny_learns_on_real_data(tmp_path, small_sample):
     progress = [e for e in events if isinstance(e, BatchProgress)]
     assert len(progress) == 12 and progress[-1].epoch_float == 3.0
     assert all(a.epoch_float < b.epoch_float for a, b in itertools.pairwise(progress))
+    # Points are interval means (15 batches each here): an epoch's points average to its running mean, and
+    # its last point is not that running mean (which would drop at every epoch boundary).
+    for end in ends:
+        points = [p for p in progress if p.epoch == end.epoch]
+        assert np.mean([p.train_loss for p in points]) == pytest.approx(end.train_loss, rel=1e-4)
+        assert np.mean([p.train_acc for p in points]) == pytest.approx(end.train_acc, rel=1e-4)
+        assert points[-1].train_loss != pytest.approx(end.train_loss, rel=1e-3)
+    # Between points, progress without metrics, from the first step of each epoch on.
+    steps = [e for e in events if isinstance(e, StepProgress)]
+    assert [(s.epoch, s.batch) for s in steps if s.batch == 1] == [(1, 1), (2, 1), (3, 1)]
+    assert all(0 < s.batch < s.num_batches and s.examples_per_sec > 0 for s in steps)
     assert result.summary_lines()[0].startswith("loss ") and "examples/sec on cpu" in result.summary_lines()[1]
 
     record = load_run(result.run_dir)

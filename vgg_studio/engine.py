@@ -24,13 +24,14 @@ from torch import nn
 
 from .batching import batch_indices, prepare_batch
 from .data import Dataset, DataError, Split, load_dataset, resolve_dataset_name
-from .events import BatchProgress, EpochEnd, Event, Failed, Finished, RunStarted
+from .events import BatchProgress, EpochEnd, Event, Failed, Finished, RunStarted, StepProgress
 from .model import build_initialized
 from .runs import RunError, RunFolder, RunResults, damaged_checkpoint
 from .spec import ArchSpec, SpecError, check, to_dict
 from .spec import load as load_spec
 from .train_config import ConfigError, TrainConfig, resume_changes, validate_config
 
+STEP_PROGRESS_S = 0.25  # StepProgress between points at most this often
 NUM_EXAMPLES = 64  # test images kept in results.npz for the results view
 
 
@@ -403,26 +404,47 @@ def _run_epochs(session: _Session, emit: Callable[[Event], None], cancel: thread
     return event
 
 
-def _read_back(loss_sum: torch.Tensor, correct: torch.Tensor, seen: int, epoch: int, batch: int) -> tuple[float, float]:
-    """Running mean loss and accuracy: one host-device synchronisation; raises _Diverged on a non-finite loss."""
+def _read_back(loss_sum: torch.Tensor, correct: torch.Tensor, epoch: int, batch: int) -> tuple[float, float]:
+    """The epoch's summed loss and correct count: one host-device synchronisation; _Diverged on a non-finite loss."""
     total, right = torch.stack([loss_sum, correct.float()]).tolist()
     if not math.isfinite(total):
         raise _Diverged(epoch, batch, total)
-    return total / seen, right / seen
+    return total, right
 
 
 def _train_epoch(session: _Session, epoch: int, emit: Callable[[Event], None], cancel: threading.Event,
                  eval_time: float) -> _EpochSteps:
-    """One epoch of optimizer steps, checking `cancel` before each; reads metrics back a few times only."""
+    """One epoch of optimizer steps, checking `cancel` before each; reads metrics back `points_per_epoch` times.
+
+    Each point is the mean over the batches since the previous one (the sums are read back, the previous
+    sums subtracted on the host); the epoch's own loss and accuracy stay running means over all its batches.
+    Between points, StepProgress says how far the epoch is, without reading anything back.
+    """
     cfg, data, model, run = session.config, session.data, session.model, session.run
     n_train, num_batches = len(data.train), session.num_batches
     points = {max(1, round(k * num_batches / cfg.points_per_epoch)) for k in range(1, cfg.points_per_epoch + 1)}
     model.train()
-    t0 = time.perf_counter()
+    t0 = last_tick = time.perf_counter()
     loss_sum = torch.zeros((), device=session.device)
     correct = torch.zeros((), device=session.device, dtype=torch.int64)
-    seen, done, read, emitted, cancelled = 0, 0, 0, 0, False
+    seen, done, emitted, cancelled = 0, 0, 0, False
+    read = (0, 0, 0.0, 0.0)  # batch, examples, loss sum and correct count at the last point
     train_loss = train_acc = math.nan
+
+    def point(batch: int) -> tuple[float, float]:
+        """Record the point after `batch`: (interval mean loss, interval accuracy)."""
+        nonlocal read, train_loss, train_acc
+        total, right = _read_back(loss_sum, correct, epoch, batch)
+        n = seen - read[1]
+        loss, acc = (total - read[2]) / n, (right - read[3]) / n
+        read = (batch, seen, total, right)
+        train_loss, train_acc = total / seen, right / seen
+        run.add_steps([{"epoch_float": epoch - 1 + batch / num_batches, "train_loss": loss, "train_acc": acc}])
+        return loss, acc
+
+    def eta(rate: float) -> float:
+        left = (cfg.epochs - epoch) * n_train + (n_train - seen)
+        return left / rate + (cfg.epochs - epoch + 1) * eval_time
     for i, idx in enumerate(batch_indices(n_train, cfg.batch_size, session.generator, session.device), 1):
         if cancel.is_set():
             cancelled = True
@@ -438,20 +460,20 @@ def _train_epoch(session: _Session, epoch: int, emit: Callable[[Event], None], c
         loss_sum += loss.detach().float() * len(idx)
         correct += (out.argmax(1) == y).sum()
         seen, done = seen + len(idx), i
+        now = time.perf_counter()
         if i in points:
-            train_loss, train_acc = _read_back(loss_sum, correct, seen, epoch, i)
-            read, emitted = i, emitted + 1
-            x_epoch = epoch - 1 + i / num_batches
-            run.add_steps([{"epoch_float": x_epoch, "train_loss": train_loss, "train_acc": train_acc}])
-            rate = seen / (time.perf_counter() - t0)
-            left = (cfg.epochs - epoch) * n_train + (n_train - seen)
-            emit(BatchProgress(epoch=epoch, batch=i, num_batches=num_batches, epoch_float=x_epoch,
-                               train_loss=train_loss, train_acc=train_acc, examples_per_sec=rate,
-                               eta_s=left / rate + (cfg.epochs - epoch + 1) * eval_time))
-    if done != read:  # stopped between read-backs: record what was measured since the last one
-        train_loss, train_acc = _read_back(loss_sum, correct, seen, epoch, done)
-        run.add_steps([{"epoch_float": epoch - 1 + done / num_batches, "train_loss": train_loss,
-                        "train_acc": train_acc}])
+            loss, acc = point(i)
+            emitted += 1
+            rate = seen / (now - t0)
+            emit(BatchProgress(epoch=epoch, batch=i, num_batches=num_batches, epoch_float=epoch - 1 + i / num_batches,
+                               train_loss=loss, train_acc=acc, examples_per_sec=rate, eta_s=eta(rate)))
+            last_tick = now
+        elif i == 1 or now - last_tick >= STEP_PROGRESS_S:
+            rate = seen / (now - t0)
+            emit(StepProgress(epoch=epoch, batch=i, num_batches=num_batches, examples_per_sec=rate, eta_s=eta(rate)))
+            last_tick = now
+    if done != read[0]:  # stopped between read-backs: record what was measured since the last one
+        point(done)
     return _EpochSteps(seen, time.perf_counter() - t0, train_loss, train_acc, cancelled, emitted)
 
 

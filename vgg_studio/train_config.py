@@ -68,6 +68,13 @@ class TrainConfig:
         return cls(**data)
 
 
+def optimizer_state_key(config: TrainConfig) -> str:
+    """The key of OPTIMIZER_STATE_COPIES for how `config` trains (SGD keeps a buffer only with momentum)."""
+    if config.optimizer == "sgd":
+        return "sgd-momentum" if config.momentum else "sgd"
+    return config.optimizer
+
+
 def validate_config(config: TrainConfig) -> list[str]:
     """Every problem, as sentences naming the setting; empty when the config is usable."""
     problems = []

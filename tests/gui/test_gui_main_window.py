@@ -150,14 +150,14 @@ def test_every_preset_fits_1280x800_without_clipped_columns(qtbot, window):
 
 def test_window_layout_is_remembered(qtbot, window):
     window.charts_dock.hide()
-    window.summary_view.batch_spin.setValue(64)
+    window.training.panel.batch_size.setValue(64)
     window.close()
     again = MainWindow()
     qtbot.addWidget(again)
     again.show()
     qtbot.waitExposed(again)
     assert not again.charts_dock.isVisible() and again.arch_dock.isVisible()
-    assert again.summary_view.batch_spin.value() == 64
+    assert again.training.panel.batch_size.value() == 64 and again.summary_view.training_setup()[0] == 64
     again.findChild(QAction, "action_reset_layout").trigger()
     assert again.charts_dock.isVisible()
 

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QLabel, QMai
 
 from .. import __version__
 from ..spec import PRESET_NAMES, ArchSpec, SpecError, preset
+from ..train_config import TrainConfig, optimizer_state_key
 from ..units import si, thousands
 from . import style
 from .editor.arch_editor import ArchEditor
@@ -94,18 +95,22 @@ class MainWindow(QMainWindow):
         self.document.problemsChanged.connect(self._update_status)
         self.document.undo_stack.indexChanged.connect(lambda _i: self.editor.table.viewport().update())
 
+        self.training = install_training(self)
+        # One batch size and one optimizer: the training panel's; the summary's memory line shows them.
+        panel = self.training.panel
+        panel.configChanged.connect(self._show_training_setup)
+        self._show_training_setup(panel.config())
+        self.summary_view.trainingSettingRequested.connect(self.show_training_setting)
+
         self.resize(1280, 800)
         self.default_dock_sizes()
         self._default_state = self.saveState()
-        if persist:
-            self.summary_view.restore_settings(self.settings)
         self._show_preset_choice(DEFAULT_PRESET)
         if persist and (restore_session is None or restore_session):
             self._restore_session()
         self._update_title()
         self._update_status(self.document.problems)
         self.editor.select_row(0, select=False)
-        install_training(self)
 
     # --- building ------------------------------------------------------------------------------
     def _icon(self, theme: str, fallback: QStyle.StandardPixmap):
@@ -233,9 +238,14 @@ class MainWindow(QMainWindow):
         return dock
 
     def default_dock_sizes(self) -> None:
-        """Give the docks their designed sizes (the table's width, the charts' height)."""
+        """Give the docks their designed sizes for the window's size: the table's width on the left, the training
+        settings wider where there is room, the charts ~270 px tall (plots at least 150 px on a 700 px screen)."""
         self.resizeDocks([self.arch_dock], [self.editor.minimumSizeHint().width()], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.charts_dock], [270], Qt.Orientation.Vertical)
+        panel_dock = self.training.panel_dock
+        wide = self.width() >= 1200
+        width = max(panel_dock.minimumSizeHint().width(), 340 if wide else 0)
+        self.resizeDocks([panel_dock], [width], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.charts_dock], [270 if self.height() >= 760 else 240], Qt.Orientation.Vertical)
 
     # --- documents -----------------------------------------------------------------------------
     def maybe_save(self) -> bool:
@@ -411,10 +421,20 @@ class MainWindow(QMainWindow):
         for hook in list(self.close_hooks):
             hook()
         self.session.save_window(self)
-        if self.persist:
-            self.summary_view.save_settings(self.settings)
         self.session.sync()
         event.accept()
+
+    # --- training ------------------------------------------------------------------------------
+    def _show_training_setup(self, config: TrainConfig) -> None:
+        self.summary_view.set_training_setup(config.batch_size, optimizer_state_key(config))
+
+    def show_training_setting(self, name: str) -> None:
+        """Bring the training panel forward with the field `name` ("batch" or "optimizer") focused."""
+        panel = self.training.panel
+        self.training.panel_dock.show()
+        self.training.panel_dock.raise_()
+        field = panel.optimizer if name == "optimizer" else panel.batch_size
+        panel.reveal(field)
 
     # --- feedback ------------------------------------------------------------------------------
     def _update_title(self, *_args) -> None:

@@ -68,3 +68,20 @@ class ElidedLabel(QLabel):
 def count(n: int, noun: str) -> str:
     """'1 epoch', '2 epochs' (nouns that take an s)."""
     return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
+class OptionalLabel(QLabel):
+    """A word-wrapped label that takes no room while it has nothing to say."""
+
+    def __init__(self, parent: QWidget | None = None, **kwargs) -> None:
+        super().__init__(parent, **kwargs)
+        self.setWordWrap(True)
+        self.setVisible(bool(self.text()))
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self.setVisible(bool(text))
+
+    def clear(self) -> None:
+        super().clear()
+        self.hide()
