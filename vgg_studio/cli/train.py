@@ -12,7 +12,7 @@ from ..events import BatchProgress, EpochEnd, Event, Failed, Finished, RunStarte
 from ..spec import SpecError
 from ..train_config import (DATASET_CHOICES, DEFAULT_LR, DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig,
                             validate_config)
-from ..units import format_duration
+from ..units import format_duration, plural
 from .common import EXIT_FAILED, EXIT_OK, EXIT_STOPPED, EXIT_USAGE, add_arch_args, fail, spec_from_args, warn_problems
 # Flags that also apply when resuming (each overrides what the run was started with).
 CONFIG_FLAGS = ("dataset", "data_dir", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay",
@@ -50,11 +50,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_train)
 
 
-def _config(args: argparse.Namespace, base: TrainConfig) -> TrainConfig:
+def _config(args: argparse.Namespace, base: TrainConfig, resuming: bool = False) -> TrainConfig:
+    """`base` with the flags given; a new run with another optimizer gets that optimizer's default lr."""
     given = {k: getattr(args, k) for k in CONFIG_FLAGS if getattr(args, k) is not None}
     if args.amp is not None:
         given["amp"] = args.amp
-    if "lr" not in given and "optimizer" in given and base.lr == DEFAULT_LR[base.optimizer]:
+    if not resuming and "lr" not in given and "optimizer" in given and base.lr == DEFAULT_LR[base.optimizer]:
         given["lr"] = DEFAULT_LR[given["optimizer"]]
     return base.replace(**given)
 
@@ -92,8 +93,9 @@ class Printer:
         if isinstance(event, RunStarted):
             self.epochs = event.epochs
             resumed = f", resuming after epoch {event.start_epoch}" if event.start_epoch else ""
+            batches = plural(event.batches_per_epoch, "batch", "batches")
             print(f"training {event.params:,} parameters on {event.device}: {event.dataset}, {event.num_train:,} "
-                  f"train / {event.num_test:,} test images, {event.batches_per_epoch} batches per epoch"
+                  f"train / {event.num_test:,} test images, {batches} per epoch"
                   f"{resumed}", file=self.err)
             print(f"run folder: {event.run_dir}", file=self.err)
         elif isinstance(event, BatchProgress):
@@ -116,13 +118,15 @@ class Printer:
         elif isinstance(event, Finished):
             self._clear()
             if event.cancelled:
-                print(f"vgg-studio: stopped on request after {event.epochs_done} finished epoch"
-                      f"{'s' if event.epochs_done != 1 else ''}; the run folder keeps what was measured.",
+                kept = ("the run folder keeps what was measured" if event.run_dir
+                        else "nothing was measured yet, so no run folder was kept")
+                print(f"vgg-studio: stopped on request after {plural(event.epochs_done, 'finished epoch')}; {kept}.",
                       file=self.err)
             if event.epochs_done:
                 for line in event.summary_lines():
                     print(line, file=self.out)
-            print(f"run folder: {event.run_dir}", file=self.out, flush=True)
+            if event.run_dir:
+                print(f"run folder: {event.run_dir}", file=self.out, flush=True)
         elif isinstance(event, Failed):
             self._clear()
 
@@ -163,7 +167,7 @@ def run_train(args: argparse.Namespace) -> int:
             record = load_run(args.resume)
         except RunError as exc:
             return fail(str(exc))
-        spec, config = record.spec, _config(args, record.config)
+        spec, config = record.spec, _config(args, record.config, resuming=True)
     else:
         if not arch_given:
             return fail("choose an architecture: --preset NAME (e.g. --preset tiny) or --arch FILE.json.")

@@ -11,10 +11,8 @@ import os
 import sys
 from pathlib import Path
 
-from ..cli.common import fail
+from ..cli.common import EXIT_OK, fail
 from ..spec import PRESET_NAMES, SpecError, load
-
-EXIT_OK = 0
 
 
 def _size(text: str) -> tuple[int, int]:

@@ -9,24 +9,33 @@ both are scaled to the baseline's total, so an unchanged layer's bar fills its g
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPalette
-from PySide6.QtWidgets import QApplication, QHBoxLayout, QToolTip, QWidget
+from PySide6.QtWidgets import (QApplication, QCheckBox, QFileDialog, QHBoxLayout, QMessageBox, QPushButton,
+                               QToolTip, QVBoxLayout, QWidget)
 
 from ...compare import Comparison
 from ...summary import LayerRow, Summary
 from ...units import si, signed, thousands
 from .. import style
+from ..widgets import render_png
 
 Quantity = Literal["params", "flops"]
 CONV_COLORS = (QColor("#3a6ea5"), QColor("#76a5d8"))  # alternate per block so blocks read as groups
 LINEAR_COLOR = QColor("#d9822b")
 TITLES = {"params": "Parameters per layer", "flops": "FLOPs per layer"}
+SHORT_TITLES = {"params": "Parameters", "flops": "FLOPs"}  # the chart's title, which also holds its legend
+
+
+def _percent_label(value: float) -> str:
+    return f"{value:g}%" if value >= 0.01 else f"{value:.0e}%"
 
 
 def short_label(layer: LayerRow) -> str:
@@ -56,6 +65,8 @@ class ShareChart(pg.PlotWidget):
         self.baseline_label = ""
         self._summary: Summary | None = None
         self._highlight: set[int] = set()
+        self._shares = np.zeros(0)
+        self.log_scale = False
 
         item = self.getPlotItem()
         self._set_title(None)
@@ -118,18 +129,37 @@ class ShareChart(pg.PlotWidget):
             self.baseline_layers = [d.a for d in slots]
             shares = np.array([self._value(d.b) / base_total * 100 for d in slots], dtype=float)
             ghosts = np.array([self._value(d.a) / base_total * 100 for d in slots], dtype=float)
+        self._shares = shares
         xs = np.arange(len(self.layers), dtype=float)
-        self.bars.setOpts(x=xs, height=shares, brushes=self._brushes())
         has_ghost = ghosts > 0
-        self.ghosts.setOpts(x=xs[has_ghost] if len(ghosts) else [], height=ghosts[has_ghost] if len(ghosts) else [])
-        self.getPlotItem().getAxis("left").setLabel(
-            f"% of {self.baseline_label}" if comparison else "%", color=self._text_color.name())
         axis = self.getPlotItem().getAxis("bottom")
         axis.setTicks([[(float(i), short_label(r)) for i, r in enumerate(self.layers)]])
         item = self.getPlotItem()
-        top = float(max(shares.max(), ghosts.max() if len(ghosts) else 0)) if len(shares) else 1.0
+        left = item.getAxis("left")
+        positive = np.concatenate([shares[shares > 0], ghosts[has_ghost]])
+        if self.log_scale and len(positive):
+            # Bars from the lowest decade up to log10(share): the small convolutions of d2l-small stay visible.
+            floor = float(np.floor(np.log10(positive.min())))
+
+            def above_floor(values: np.ndarray) -> np.ndarray:
+                return np.where(values > 0, np.log10(np.maximum(values, 1e-300)) - floor, 0.0)
+
+            self.bars.setOpts(x=xs, y0=floor, height=above_floor(shares), brushes=self._brushes())
+            self.ghosts.setOpts(x=xs[has_ghost], y0=floor, height=above_floor(ghosts[has_ghost]))
+            top_log = float(np.ceil(np.log10(positive.max()) + 0.05))
+            left.setTicks([[(float(d), _percent_label(10.0**d)) for d in range(int(floor), int(top_log) + 1)]])
+            item.setYRange(floor, top_log + 0.25, padding=0)
+            top = float(np.log10(positive.max()))
+        else:
+            self.bars.setOpts(x=xs, y0=0, height=shares, brushes=self._brushes())
+            self.ghosts.setOpts(x=xs[has_ghost] if len(ghosts) else [], y0=0,
+                                height=ghosts[has_ghost] if len(ghosts) else [])
+            left.setTicks(None)
+            top = float(positive.max()) if len(positive) else 1.0
+            item.setYRange(0, top * 1.18 or 1.0, padding=0)
+        label = f"% of {self.baseline_label}" if comparison else "%"
+        left.setLabel(label + (" (log scale)" if self.log_scale else ""), color=self._text_color.name())
         item.setXRange(-0.6, max(len(self.layers) - 0.4, 0.6), padding=0)
-        item.setYRange(0, top * 1.18 or 1.0, padding=0)
         self._set_title(summary)
         ordered = np.sort(shares)[::-1]
         # Name the peak only when one bar clearly stands out (VGG's middle convs often tie).
@@ -147,12 +177,12 @@ class ShareChart(pg.PlotWidget):
 
     def _set_title(self, summary: Summary | None) -> None:
         """Title doubles as legend: blue bars are convolutions, orange ones fully connected layers."""
-        html = f"<span style='font-weight:bold'>{TITLES[self.quantity]}</span>"
+        html = f"<span style='font-weight:bold'>{SHORT_TITLES[self.quantity]}</span>"
         if summary is not None and self.layers:
             conv = sum(self._share(r) for r in summary.layers if r.block is not None) * 100
             fc = sum(self._share(r) for r in summary.layers if r.block is None) * 100
             html += (f" &nbsp;<span style='color:{CONV_COLORS[0].name()}'>■</span> convs {conv:.1f}%"
-                     f" &nbsp;<span style='color:{LINEAR_COLOR.name()}'>■</span> fully connected {fc:.1f}%")
+                     f" &nbsp;<span style='color:{LINEAR_COLOR.name()}'>■</span> FC {fc:.1f}%")
         self.getPlotItem().setTitle(html, color=self._text_color.name(), size="9pt")
         self.title_text = re.sub(r"<[^>]+>|&nbsp;", "", html).replace("■", "").strip()
 
@@ -163,9 +193,12 @@ class ShareChart(pg.PlotWidget):
             self.bars.setOpts(brushes=self._brushes())
 
     def bar_heights(self) -> list[float]:
-        """Plotted heights in percent, in bar order (for tests and accessibility)."""
-        heights = self.bars.opts.get("height")
-        return [] if heights is None else [float(h) for h in heights]
+        """The bars' shares in percent, in bar order, on either scale (for tests and accessibility)."""
+        return [float(h) for h in self._shares]
+
+    def set_log_scale(self, on: bool) -> None:
+        self.log_scale = on
+        self.show_summary(self._summary)
 
     def ghost_bars(self) -> list[tuple[float, float]]:
         """(x, height) of every ghost bar drawn for the baseline (for tests and accessibility)."""
@@ -205,18 +238,60 @@ class ShareChart(pg.PlotWidget):
 
 
 class ChartsPanel(QWidget):
-    """The two charts side by side, following the document's last valid summary."""
+    """The two charts side by side, following the document's last valid summary; log scale and export."""
+
+    exported = Signal(str)  # the path written, for the status bar
 
     def __init__(self, document, parent: QWidget | None = None) -> None:
         super().__init__(parent, objectName="chartsPanel")
         self.param_chart = ShareChart("params")
         self.flop_chart = ShareChart("flops")
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.param_chart)
-        layout.addWidget(self.flop_chart)
+        self.log_check = QCheckBox("Log scale", objectName="logScaleCheck")
+        self.log_check.setToolTip("Shares on a logarithmic axis: small layers (the convolutions' parameters, "
+                                  "the classifier's FLOPs) stay visible next to the big ones.")
+        self.log_check.toggled.connect(self.set_log_scale)
+        self.export_button = QPushButton("Export PNG…", objectName="exportChartsButton")
+        self.export_button.clicked.connect(self._ask_and_export)
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(self.log_check)
+        top.addStretch(1)
+        top.addWidget(self.export_button)
+        self.canvas = QWidget(objectName="chartsCanvas")  # what Export PNG renders
+        charts = QHBoxLayout(self.canvas)
+        charts.setContentsMargins(0, 0, 0, 0)
+        for chart in (self.param_chart, self.flop_chart):
+            chart.setMinimumHeight(150)
+            chart.setMinimumWidth(160)
+            charts.addWidget(chart)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 2, 4, 4)
+        layout.setSpacing(2)
+        layout.addLayout(top)
+        layout.addWidget(self.canvas, 1)
         document.summaryChanged.connect(self.show_summary)
         self.show_summary(document.summary)
+
+    def set_log_scale(self, on: bool) -> None:
+        self.param_chart.set_log_scale(on)
+        self.flop_chart.set_log_scale(on)
+
+    def export_png(self, path: str | os.PathLike[str], width: int = 1600) -> None:
+        """Both charts as one image `width` pixels wide, rendered at that scale; raises OSError."""
+        render_png(self.canvas, Path(path), width)
+
+    def _ask_and_export(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export PNG", "charts.png", "PNG image (*.png)")
+        if not path:
+            return
+        if not path.lower().endswith(".png"):
+            path += ".png"
+        try:
+            self.export_png(path)
+        except OSError as exc:
+            QMessageBox.warning(self, "Export failed", f"Could not write {path}: {exc.strerror or exc}")
+            return
+        self.exported.emit(path)
 
     def show_summary(self, summary: Summary | None) -> None:
         self.param_chart.show_summary(summary)

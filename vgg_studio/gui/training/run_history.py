@@ -22,6 +22,7 @@ from ...lineage import RunLabel, Setups, run_label
 from ...runs import RunError, RunInfo
 from ...units import si
 from .. import style
+from ..text import elide
 
 COLUMNS = ("Run", "Params", "Dataset", "Best test acc", "Epochs", "Status", "Date")
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -64,7 +65,7 @@ class RunTableModel(QAbstractTableModel):
             return None
         info, col = self._rows[index.row()], index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            return (self._labels[index.row()].text,
+            return (elide(self._labels[index.row()].text) or "?",
                     si(info.params) if info.params else "",
                     info.dataset,
                     "" if info.best_test_acc is None else f"{info.best_test_acc:.3f}",

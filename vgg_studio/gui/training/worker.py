@@ -17,7 +17,7 @@ from typing import Protocol
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from ...events import BatchProgress, EpochEnd, Event, Failed, Finished, RunStarted
+from ...events import BatchProgress, EpochEnd, Event, Failed, Finished, RunStarted, StepProgress
 from ...spec import ArchSpec
 from ...train_config import TrainConfig
 
@@ -88,7 +88,8 @@ class TrainingJob(QObject):
     """
 
     started = Signal(object)  # RunStarted
-    progress = Signal(object)  # BatchProgress
+    progress = Signal(object)  # BatchProgress: a point of the curves
+    stepped = Signal(object)  # StepProgress: how far the epoch is, between points
     epochEnded = Signal(object)  # EpochEnd
     ended = Signal(object)  # Finished | Failed
 
@@ -151,6 +152,8 @@ class TrainingJob(QObject):
             self.started.emit(event)
         elif isinstance(event, BatchProgress):
             self.progress.emit(event)
+        elif isinstance(event, StepProgress):
+            self.stepped.emit(event)
         elif isinstance(event, EpochEnd):
             self.epochEnded.emit(event)
 
