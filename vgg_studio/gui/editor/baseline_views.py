@@ -252,8 +252,7 @@ class BaselineBar(QFrame):
         view_layout.insertWidget(view_layout.indexOf(view.headline) + 1, self)
         view_layout.insertWidget(view_layout.indexOf(view.memory_label) + 1, self.memory)
         baseline.changed.connect(self.refresh)
-        view.batch_spin.valueChanged.connect(self.refresh)
-        view.optimizer_combo.currentIndexChanged.connect(self.refresh)
+        view.trainingSetupChanged.connect(self.refresh)
         self.refresh()
 
     def refresh(self) -> None:
@@ -271,7 +270,7 @@ class BaselineBar(QFrame):
         self.headline.setText(f"<b>Baseline</b> · {self.baseline.headline()}{note}")
         self.headline.setToolTip(f"Every Δ below is this architecture minus {self.baseline.label}; "
                                  "layers are matched by block and conv index (classifier layers by index).")
-        batch, optimizer = self.view.batch_spin.value(), self.view.optimizer()
+        batch, optimizer = self.view.training_setup()
         delta = comparison.delta_training_bytes(batch, optimizer=optimizer)
         base = comparison.a.training_memory(batch, optimizer=optimizer).total_bytes
         pct = percent_change(delta, base) if delta else ""

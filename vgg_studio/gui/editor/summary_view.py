@@ -38,6 +38,7 @@ class SummaryView(QWidget):
     """Headline, invalid-architecture banner, the layer tree (`summaryView`) and the memory estimate."""
 
     trainingSettingRequested = Signal(str)  # "batch" or "optimizer": the user wants to change it (link click)
+    trainingSetupChanged = Signal()  # set_training_setup gave a new batch size or optimizer
 
     def __init__(self, document: ArchDocument, parent: QWidget | None = None) -> None:
         super().__init__(parent, objectName="summaryPanel")
@@ -105,6 +106,7 @@ class SummaryView(QWidget):
         """The batch size and optimizer (a key of OPTIMIZER_STATE_COPIES) the memory line assumes."""
         self._batch_size, self._optimizer = batch_size, optimizer
         self._show_memory()
+        self.trainingSetupChanged.emit()
 
     def training_setup(self) -> tuple[int, str]:
         return self._batch_size, self._optimizer
