@@ -148,6 +148,21 @@ def test_every_preset_fits_1280x800_without_clipped_columns(qtbot, window):
         assert table.horizontalHeader().length() <= table.viewport().width() + 1, name
 
 
+def test_the_window_fits_a_laptop_with_every_plot_usable(qtbot, main_window):
+    """Issue 12: the minimum size is at most 1024×640 with every panel in place (the Runs hint once set it to
+    1120 px wide); at 1024×700 the charts and both curve plots are at least 150 px tall when shown."""
+    hint = main_window.minimumSizeHint()
+    assert hint.width() <= 1024 and hint.height() <= 640, hint
+    main_window.resize(1024, 700)
+    main_window.default_dock_sizes()
+    qtbot.waitUntil(lambda: main_window.size().toTuple() == (1024, 700))
+    assert main_window.param_chart.height() >= 150 and main_window.flop_chart.height() >= 150
+    main_window.training.plots_dock.raise_()
+    plots = main_window.training.plots
+    qtbot.waitUntil(lambda: plots.loss_plot.isVisible())
+    assert plots.loss_plot.height() >= 150 and plots.accuracy_plot.height() >= 150
+
+
 def test_window_layout_is_remembered(qtbot, window):
     window.charts_dock.hide()
     window.training.panel.batch_size.setValue(64)

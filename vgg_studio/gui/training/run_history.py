@@ -130,7 +130,7 @@ class RunHistory(QWidget):
         self.delete_button.clicked.connect(self.delete_selected)
         self.refresh_button.clicked.connect(self.refresh)
         self.hint = QLabel("Select runs to overlay their curves; two also show their settings side by side.",
-                           objectName="runHint")
+                           objectName="runHint", wordWrap=True)  # wraps: never sets the window's width
         self.hint.setStyleSheet(style.MUTED_STYLE)
 
         buttons = QHBoxLayout()
