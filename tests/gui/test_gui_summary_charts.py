@@ -82,3 +82,20 @@ def test_hovering_a_bar_explains_it(qtbot, window, monkeypatch):
     view_point = chart.getPlotItem().vb.mapViewToScene(QPointF(fc1, 10.0))
     chart.scene().sigMouseMoved.emit(view_point)
     assert shown and shown[-1].startswith("fc1 (Linear)") and "102,764,544 parameters" in shown[-1]
+
+
+def test_tooltips_explain_the_numbers_with_the_chapters_arithmetic(qtbot, window):
+    """Issue 12 item 6: fc1's parameter cell says 25088 × 4096 + 4096 and where 25088 comes from."""
+    from vgg_studio.gui.editor.summary_view import COL_FLOPS, COL_SHAPE, CLASSIFIER
+
+    model = window.summary_view.model
+    classifier = next(model.item(r, 0) for r in range(model.rowCount())
+                      if model.item(r, 0).data(GroupRole) == CLASSIFIER)
+    names = [classifier.child(r, 0).text() for r in range(classifier.rowCount())]
+    fc1 = names.index("fc1")
+    tip = classifier.child(fc1, COL_PARAMS).toolTip()
+    assert "25,088 × 4,096 + 4,096 = 102,764,544" in tip and "512 × 7 × 7 is block 5's output" in tip
+    assert "2 × 25,088 × 4,096 = 205,520,896 FLOPs" in classifier.child(fc1, COL_FLOPS).toolTip()
+    block5 = model.item(4, 0)
+    pool = [block5.child(r, 0).text() for r in range(block5.rowCount())].index("pool")
+    assert "halves 14 × 14 to 7 × 7" in block5.child(pool, COL_SHAPE).toolTip()

@@ -10,6 +10,7 @@ from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QHeaderView, QLabel, QTreeView, QVBoxLayout, QWidget
 
+from ...explain import flops_formula, params_formula, shape_reason
 from ...summary import LayerRow, Summary
 from ...train_config import OPTIMIZER_LABELS, TrainConfig, optimizer_state_key
 from ...units import nbytes, shape, si, thousands
@@ -189,6 +190,13 @@ class SummaryView(QWidget):
         key = layer.block if layer.block is not None else CLASSIFIER
         self._row(parent, label, f"{layer.name}: {layer.type}", layer.output_shape, layer.params, layer.param_share,
                   layer.flops, layer.flop_share, layer.activation_bytes, key=key)
+        # The chapter's arithmetic behind the numbers, where a formula matches them.
+        summary, row = self._summary, parent.rowCount() - 1
+        for col, why in ((COL_SHAPE, shape_reason), (COL_PARAMS, params_formula), (COL_FLOPS, flops_formula)):
+            text = why(summary, layer) if summary is not None else None
+            if text:
+                item = parent.child(row, col)
+                item.setToolTip(f"{item.toolTip()}\n{text}" if item.toolTip() else text)
 
     def _row(self, parent: QStandardItem, label: str, about: str, out_shape: tuple[int, ...], params: int,
              pshare: float, flops: int, fshare: float, act: int, key: int, bold: bool = False) -> QStandardItem:
