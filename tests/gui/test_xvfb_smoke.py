@@ -49,5 +49,5 @@ def test_launch_edit_train_stop_and_render_under_xvfb(tmp_path: Path):
     output = done.stdout + done.stderr
     assert done.returncode == 0 and "SMOKE OK" in done.stdout, output[-3000:]
     assert "platform xcb" in done.stdout
-    for name in ("curves.png", "charts.png", "window.png"):
+    for name in ("curves.png", "charts.png", "diagram.png", "window.png"):
         assert (tmp_path / "out" / name).stat().st_size > 5000, name

@@ -80,6 +80,7 @@ def main(out: Path) -> int:
     print("grabbed every chart, plot and panel", flush=True)
     ctl.plots.export_png(out / "curves.png", width=1200)
     window.charts.export_png(out / "charts.png")
+    window.diagram_panel.export_png(out / "diagram.png")
     window.grab().save(str(out / "window.png"))
     print("exported", sorted(p.name for p in out.iterdir()), flush=True)
     window.document.undo_stack.setClean()

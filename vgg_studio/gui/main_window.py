@@ -24,6 +24,7 @@ from ..units import si, thousands
 from . import style
 from .editor.arch_editor import ArchEditor
 from .editor.baseline_controller import install_baseline
+from .editor.block_diagram import BlockDiagramPanel
 from .editor.charts import ChartsPanel
 from .editor.document import ArchDocument
 from .editor.summary_view import SummaryView
@@ -87,6 +88,14 @@ class MainWindow(QMainWindow):
                                         "archDock")
         self.charts_dock = self.add_panel("Charts", self.charts, Qt.DockWidgetArea.BottomDockWidgetArea,
                                           "chartsDock")
+        self.diagram_panel = BlockDiagramPanel(self.document)
+        self.diagram = self.diagram_panel.diagram
+        self.diagram_dock = self.add_panel("Diagram", self.diagram_panel, Qt.DockWidgetArea.BottomDockWidgetArea,
+                                           "diagramDock")
+        self.diagram.blockClicked.connect(self.editor.select_row)
+        self.editor.blocksSelected.connect(self.diagram.highlight_blocks)
+        for panel in (self.charts, self.diagram_panel):
+            panel.exported.connect(lambda path: self.statusBar().showMessage(f"Exported {path}", 5000))
 
         self.editor.blocksSelected.connect(self.summary_view.highlight_blocks)
         self.editor.blocksSelected.connect(self.charts.highlight_blocks)
