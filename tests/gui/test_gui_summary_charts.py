@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QPointF
+from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QComboBox, QSpinBox, QTreeView
 
 from vgg_studio.gui.editor.charts import short_label
@@ -99,3 +99,30 @@ def test_tooltips_explain_the_numbers_with_the_chapters_arithmetic(qtbot, window
     block5 = model.item(4, 0)
     pool = [block5.child(r, 0).text() for r in range(block5.rowCount())].index("pool")
     assert "halves 14 × 14 to 7 × 7" in block5.child(pool, COL_SHAPE).toolTip()
+
+
+def test_copy_summary_as_text_and_save_as_csv_give_what_the_command_line_prints(qtbot, window, dialogs, capsys,
+                                                                              tmp_path):
+    """Issue 12 item 6: the window's Copy is `vgg-studio summary` at the panel's batch size, its CSV
+    `--format csv`; both are off while the architecture is invalid."""
+    from PySide6.QtWidgets import QApplication, QPushButton
+
+    from vgg_studio.cli import main
+
+    window.open_preset("d2l-small")
+    window.training.panel.batch_size.setValue(64)
+    qtbot.mouseClick(window.findChild(QPushButton, "copySummaryButton"), Qt.MouseButton.LeftButton)
+    assert main(["summary", "--preset", "d2l-small", "--batch-size", "64"]) == 0
+    printed = capsys.readouterr().out
+    assert QApplication.clipboard().text() == printed and "batch 64" in printed
+
+    dialogs.save_path = str(tmp_path / "small")  # .csv is added
+    qtbot.mouseClick(window.findChild(QPushButton, "saveSummaryCsvButton"), Qt.MouseButton.LeftButton)
+    assert main(["summary", "--preset", "d2l-small", "--format", "csv"]) == 0
+    assert (tmp_path / "small.csv").read_text() == capsys.readouterr().out
+
+    window.editor.form.input_size.setValue(8)
+    assert not window.findChild(QPushButton, "copySummaryButton").isEnabled()
+    assert not window.summary_view.copy_action.isEnabled() and window.summary_view.summary_text() == ""
+    window.document.undo_stack.undo()
+    assert window.summary_view.save_csv_action.isEnabled()

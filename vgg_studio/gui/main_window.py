@@ -190,6 +190,8 @@ class MainWindow(QMainWindow):
         edit_menu.addSeparator()
         for key in ("add", "insert", "duplicate", "delete", "up", "down"):
             edit_menu.addAction(self.editor.block_actions[key])
+        edit_menu.addSeparator()
+        edit_menu.addActions([self.summary_view.copy_action, self.summary_view.save_csv_action])
 
         presets_menu = bar.addMenu("&Presets")
         presets_menu.setObjectName("presetsMenu")

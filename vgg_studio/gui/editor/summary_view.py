@@ -6,10 +6,15 @@ numbers below stay those of the last valid architecture.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import QHeaderView, QLabel, QTreeView, QVBoxLayout, QWidget
+import os
 
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, Signal
+from PySide6.QtGui import QAction, QBrush, QColor, QFont, QKeySequence, QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (QApplication, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QMessageBox,
+                               QPushButton, QTreeView, QVBoxLayout, QWidget)
+
+from ...atomic import atomic_write_text
+from ...cli.summary import render_csv, render_table
 from ...explain import flops_formula, params_formula, shape_reason
 from ...summary import LayerRow, Summary
 from ...train_config import OPTIMIZER_LABELS, TrainConfig, optimizer_state_key
@@ -86,12 +91,35 @@ class SummaryView(QWidget):
         self.memory_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
         self.memory_label.linkActivated.connect(lambda link: self.trainingSettingRequested.emit(link.lstrip("#")))
 
+        # The command line's outputs from the window: `vgg-studio summary` (its table) and `--format csv`.
+        self.copy_action = QAction("Copy Summary as Text", self, objectName="action_copy_summary")
+        self.copy_action.setShortcut(QKeySequence("Ctrl+Shift+C"))
+        self.copy_action.setToolTip("Copy the summary as the command line prints it (vgg-studio summary)")
+        self.copy_action.triggered.connect(lambda _checked=False: self.copy_as_text())
+        self.save_csv_action = QAction("Save Summary as CSV…", self, objectName="action_save_summary_csv")
+        self.save_csv_action.setToolTip("Every layer's shape, parameters, FLOPs and activations as CSV "
+                                        "(vgg-studio summary --format csv)")
+        self.save_csv_action.triggered.connect(lambda _checked=False: self.save_csv())
+        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.tree.addActions([self.copy_action, self.save_csv_action])
+        self.copy_button = QPushButton("Copy", objectName="copySummaryButton")
+        self.copy_button.setToolTip(self.copy_action.toolTip())
+        self.copy_button.clicked.connect(self.copy_action.trigger)
+        self.csv_button = QPushButton("CSV…", objectName="saveSummaryCsvButton")
+        self.csv_button.setToolTip(self.save_csv_action.toolTip())
+        self.csv_button.clicked.connect(self.save_csv_action.trigger)
+
+        bottom = QHBoxLayout()
+        bottom.setContentsMargins(0, 0, 0, 0)
+        bottom.addWidget(self.memory_label, 1)
+        bottom.addWidget(self.copy_button, 0, Qt.AlignmentFlag.AlignTop)
+        bottom.addWidget(self.csv_button, 0, Qt.AlignmentFlag.AlignTop)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.headline)
         layout.addWidget(self.banner)
         layout.addWidget(self.tree, 1)
-        layout.addWidget(self.memory_label)
+        layout.addLayout(bottom)
 
         document.summaryChanged.connect(self.show_summary)
         document.problemsChanged.connect(lambda _problems: self._show_banner())
@@ -151,6 +179,36 @@ class SummaryView(QWidget):
         self.tree.selectionModel().select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
         if first is not None:
             self.tree.scrollTo(first, QTreeView.ScrollHint.PositionAtTop)
+
+    def summary_text(self) -> str:
+        """The summary as `vgg-studio summary` prints it, at the training panel's batch size ('' while invalid)."""
+        if self._summary is None or not self._document.is_valid():
+            return ""
+        return render_table(self._summary, self._batch_size)
+
+    def copy_as_text(self) -> None:
+        text = self.summary_text()
+        if text:
+            QApplication.clipboard().setText(text)
+
+    def save_csv(self, path: str | os.PathLike[str] | None = None) -> bool:
+        """Write `vgg-studio summary --format csv`'s output to `path` (asked for when None); False if not saved."""
+        if self._summary is None or not self._document.is_valid():
+            return False
+        if path is None:
+            name = "".join(c if c.isalnum() or c in "-_." else "-" for c in self._summary.spec.name[:60]).lower()
+            path, _ = QFileDialog.getSaveFileName(self, "Save summary as CSV", f"{name or 'summary'}-summary.csv",
+                                                  "CSV file (*.csv)")
+            if not path:
+                return False
+            if not path.lower().endswith(".csv"):
+                path += ".csv"
+        try:
+            atomic_write_text(path, render_csv(self._summary))
+        except OSError as exc:
+            QMessageBox.warning(self, "Cannot save the summary", f"Could not write {path}: {exc.strerror or exc}")
+            return False
+        return True
 
     def total_params_text(self) -> str:
         """The parameter total as shown in the Total row."""
@@ -245,6 +303,10 @@ class SummaryView(QWidget):
 
     def _show_banner(self) -> None:
         errors = self._document.errors
+        for action in (self.copy_action, self.save_csv_action):
+            action.setEnabled(not errors and self._summary is not None)
+        self.copy_button.setEnabled(self.copy_action.isEnabled())
+        self.csv_button.setEnabled(self.save_csv_action.isEnabled())
         if not errors:
             self.banner.hide()
             return
