@@ -88,7 +88,7 @@ def test_unsaved_changes_are_asked_about(window, dialogs):
     dialogs.answer = QMessageBox.StandardButton.Cancel
     assert not window.open_preset("vgg19")
     assert window.document.spec.blocks[0] == Block(2, 64) and len(dialogs.questions) == 1
-    assert window.findChild(QComboBox, "presetCombo").currentData() == "vgg11"
+    assert window.findChild(QComboBox, "presetCombo").currentIndex() == -1  # "Custom": edited away from VGG-11
     dialogs.answer = QMessageBox.StandardButton.Discard
     combo = window.findChild(QComboBox, "presetCombo")
     combo.activated.emit(combo.findData("vgg19"))
@@ -230,3 +230,36 @@ def test_a_huge_name_is_refused_and_a_long_one_is_shown_elided(qtbot, window, di
     window.grab()  # every label gets a cut copy of the name
     assert len(window.windowTitle()) < 100 and len(window.summary_view.headline.text()) < 600
     assert len(window.validity_label.text()) < 400
+
+
+def test_names_follow_edits_and_the_preset_box_says_custom(qtbot, window):
+    """Issue 12 item 7: after an edit the headline says "(edited)" and the preset box "Custom"; undoing back to
+    the preset shows it again; the headline follows the Name field."""
+    combo = window.findChild(QComboBox, "presetCombo")
+    headline = window.summary_view.headline
+    assert headline.text().startswith("<b>VGG-11</b>: ") and combo.currentText().startswith("VGG-11")
+    window.editor.form.num_classes.setValue(100)
+    assert headline.text().startswith("<b>VGG-11</b> <i>(edited)</i>: ")
+    assert combo.currentIndex() == -1 and combo.placeholderText() == "Custom"
+    assert not window.preset_actions["vgg11"].isChecked()
+    window.findChild(QAction, "action_undo").trigger()
+    assert combo.currentData() == "vgg11" and window.preset_actions["vgg11"].isChecked()
+    assert headline.text().startswith("<b>VGG-11</b>: ")
+    name = window.editor.form.name_edit
+    name.setText("my net")
+    name.editingFinished.emit()
+    assert headline.text().startswith("<b>my net</b> <i>(edited)</i>: ") and combo.currentIndex() == -1
+
+
+def test_numbers_of_the_last_valid_architecture_are_dimmed_and_labelled(qtbot, window):
+    """Issue 12 item 5: while invalid, the tree, memory line and charts are dimmed and say they are stale."""
+    view = window.summary_view
+    window.editor.form.input_size.setValue(8)
+    assert not window.document.is_valid() and view.tree.model().rowCount() == 7  # the last valid numbers
+    assert "Last valid version</span> of <b>VGG-11</b>" in view.headline.text()
+    assert "palette(mid)" in view.tree.styleSheet() and "palette(mid)" in view.memory_label.styleSheet()
+    assert window.charts.stale_label.isVisibleTo(window.charts) and window.param_chart.stale
+    assert window.param_chart.bars.opacity() < 0.5
+    window.findChild(QAction, "action_undo").trigger()
+    assert view.tree.styleSheet() == "" and not window.param_chart.stale
+    assert not window.charts.stale_label.isVisibleTo(window.charts) and "Last valid" not in view.headline.text()

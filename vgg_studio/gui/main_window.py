@@ -99,11 +99,11 @@ class MainWindow(QMainWindow):
 
         self.editor.blocksSelected.connect(self.summary_view.highlight_blocks)
         self.editor.blocksSelected.connect(self.charts.highlight_blocks)
-        self.editor.form.inputError.connect(lambda message: self.statusBar().showMessage(message, 8000))
         for signal in (self.document.dirtyChanged, self.document.pathChanged, self.document.specChanged):
             signal.connect(self._update_title)
         self.document.problemsChanged.connect(self._update_status)
         self.document.undo_stack.indexChanged.connect(lambda _i: self.editor.table.viewport().update())
+        self.document.undo_stack.indexChanged.connect(lambda _i: self._show_preset_choice(self._matching_preset()))
 
         self.training = install_training(self)
         # One batch size and one optimizer: the training panel's; the summary's memory line shows them.
@@ -214,7 +214,7 @@ class MainWindow(QMainWindow):
         toolbar.addSeparator()
         label = QLabel(" Preset: ")
         self.preset_combo = QComboBox(objectName="presetCombo")
-        self.preset_combo.setPlaceholderText("(from a file)")
+        self.preset_combo.setPlaceholderText("Custom")  # shown for a file, or once edits leave the preset
         self.preset_combo.setToolTip("Start from a built-in architecture")
         self.preset_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         for name in PRESET_NAMES:
@@ -282,7 +282,7 @@ class MainWindow(QMainWindow):
 
     def open_preset(self, name: str) -> bool:
         if not self.maybe_save():
-            self._show_preset_choice(self._current_preset)
+            self._show_preset_choice(self._matching_preset())  # the combo may show the choice just cancelled
             return False
         try:
             spec = preset(name)
@@ -363,15 +363,14 @@ class MainWindow(QMainWindow):
             self._show_preset_choice(None)
 
     # --- presets combo -------------------------------------------------------------------------
-    @property
-    def _current_preset(self) -> str | None:
-        data = self.preset_combo.currentData()
-        return data if isinstance(data, str) else None
-
     def _combo_chose(self, index: int) -> None:
         name = self.preset_combo.itemData(index)
         if isinstance(name, str):
             self.open_preset(name)
+
+    def _matching_preset(self) -> str | None:
+        """The preset the architecture is exactly (after undoing back to it, say), or None: it is custom."""
+        return next((name for name in PRESET_NAMES if preset(name) == self.document.spec), None)
 
     def _show_preset_choice(self, name: str | None) -> None:
         self.preset_combo.setCurrentIndex(self.preset_combo.findData(name) if name else -1)

@@ -18,8 +18,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPalette
-from PySide6.QtWidgets import (QApplication, QCheckBox, QFileDialog, QHBoxLayout, QMessageBox, QPushButton,
-                               QToolTip, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QApplication, QCheckBox, QFileDialog, QHBoxLayout, QLabel, QMessageBox,
+                               QPushButton, QToolTip, QVBoxLayout, QWidget)
 
 from ...compare import Comparison
 from ...summary import LayerRow, Summary
@@ -67,6 +67,7 @@ class ShareChart(pg.PlotWidget):
         self._highlight: set[int] = set()
         self._shares = np.zeros(0)
         self.log_scale = False
+        self.stale = False
 
         item = self.getPlotItem()
         self._set_title(None)
@@ -200,6 +201,12 @@ class ShareChart(pg.PlotWidget):
         self.log_scale = on
         self.show_summary(self._summary)
 
+    def set_stale(self, stale: bool) -> None:
+        """Dim the bars: they are the last valid architecture's while the current one is invalid."""
+        self.stale = stale
+        for item in (self.bars, self.ghosts, self.peak_label):
+            item.setOpacity(0.3 if stale else 1.0)
+
     def ghost_bars(self) -> list[tuple[float, float]]:
         """(x, height) of every ghost bar drawn for the baseline (for tests and accessibility)."""
         xs, heights = self.ghosts.opts.get("x"), self.ghosts.opts.get("height")
@@ -252,9 +259,13 @@ class ChartsPanel(QWidget):
         self.log_check.toggled.connect(self.set_log_scale)
         self.export_button = QPushButton("Export PNG…", objectName="exportChartsButton")
         self.export_button.clicked.connect(self._ask_and_export)
+        self.stale_label = QLabel("Stale: the shares of the last valid architecture", objectName="chartsStale")
+        self.stale_label.setStyleSheet(f"color: {style.ERROR_BANNER_TEXT};")
+        self.stale_label.hide()
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(self.log_check)
+        top.addWidget(self.stale_label)
         top.addStretch(1)
         top.addWidget(self.export_button)
         self.canvas = QWidget(objectName="chartsCanvas")  # what Export PNG renders
@@ -270,7 +281,15 @@ class ChartsPanel(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.canvas, 1)
         document.summaryChanged.connect(self.show_summary)
+        document.problemsChanged.connect(lambda _problems: self._show_validity(document))
         self.show_summary(document.summary)
+        self._show_validity(document)
+
+    def _show_validity(self, document) -> None:
+        stale = not document.is_valid() and document.summary is not None
+        self.stale_label.setVisible(stale)
+        self.param_chart.set_stale(stale)
+        self.flop_chart.set_stale(stale)
 
     def set_log_scale(self, on: bool) -> None:
         self.param_chart.set_log_scale(on)

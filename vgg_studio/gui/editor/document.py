@@ -63,6 +63,7 @@ class ArchDocument(QObject):
         self._path: Path | None = None
         self._title: str | None = None
         self._problems: list[Problem] = []
+        self._input_errors: dict[str, str] = {}  # field -> why its text is not a value (see set_input_error)
         self._summary: Summary | None = None
         self._valid = False
         self._refresh()
@@ -85,15 +86,16 @@ class ArchDocument(QObject):
 
     @property
     def problems(self) -> list[Problem]:
-        return list(self._problems)
+        """The spec's problems, then text typed into a field that is not a value (`set_input_error`)."""
+        return list(self._problems) + [Problem("error", f, m) for f, m in self._input_errors.items()]
 
     @property
     def errors(self) -> list[Problem]:
-        return [p for p in self._problems if p.is_error]
+        return [p for p in self.problems if p.is_error]
 
     @property
     def warnings(self) -> list[Problem]:
-        return [p for p in self._problems if not p.is_error]
+        return [p for p in self.problems if not p.is_error]
 
     def is_valid(self) -> bool:
         """True when the spec can be built and trained (warnings allowed)."""
@@ -151,6 +153,22 @@ class ArchDocument(QObject):
         """Swap the whole architecture as one undoable step (keeps the file)."""
         return self.edit(new, text, Change("reset"))
 
+    def set_input_error(self, field: str, message: str | None) -> None:
+        """Text in `field` that is not even a value ("4096, lots"): an error in the problems, and training waits,
+        until the field holds a value again (`None`) or the spec changes (the field then shows the spec's value).
+        The spec itself is unchanged, so there is nothing to undo."""
+        if self._input_errors.get(field) == message:
+            return
+        if message is None:
+            del self._input_errors[field]
+        else:
+            self._input_errors[field] = message
+        was_valid = self._valid
+        self._valid = not any(p.is_error for p in self.problems)
+        self.problemsChanged.emit(self.problems)
+        if self._valid != was_valid:
+            self.validityChanged.emit(self._valid)
+
     # --- whole documents -------------------------------------------------------------------------
     def reset(self, spec: ArchSpec, path: str | os.PathLike[str] | None = None, title: str | None = None) -> None:
         """Start a fresh document (clean, empty history); no questions asked."""
@@ -205,6 +223,7 @@ class ArchDocument(QObject):
         old_summary = self._summary
         if forget_summary:
             self._summary = None
+        self._input_errors.clear()  # every field now shows the new spec's value
         self._refresh()
         self.edited.emit(change)
         self.specChanged.emit(spec)
@@ -223,4 +242,4 @@ class ArchDocument(QObject):
                 # The core validated it but torch could not trace it: report it like any other error.
                 problems.append(Problem("error", "blocks", f"The network cannot be built: {exc}"))
         self._problems = problems
-        self._valid = not any(p.is_error for p in problems)
+        self._valid = not any(p.is_error for p in self.problems)

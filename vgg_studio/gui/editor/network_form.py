@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 
-from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QAbstractSpinBox, QDoubleSpinBox, QFormLayout, QLineEdit, QSpinBox,
                                QWidget)
 
@@ -44,9 +43,7 @@ def parse_widths(text: str) -> tuple[int, ...]:
 
 
 class NetworkForm(QWidget):
-    """Form over the spec's network-wide fields; `inputError(str)` reports text that cannot be parsed."""
-
-    inputError = Signal(str)
+    """Form over the spec's network-wide fields; text that cannot be parsed is reported to the document."""
 
     def __init__(self, document: ArchDocument, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -85,7 +82,6 @@ class NetworkForm(QWidget):
             self.fields[key].valueChanged.connect(lambda value, key=key: self._commit(key, value))
         self.dropout.valueChanged.connect(lambda value: self._commit("dropout", round(value, 4)))
 
-        self._parse_error: str | None = None
         document.specChanged.connect(self._show_spec)
         document.problemsChanged.connect(self._show_problems)
         self._show_spec(document.spec)
@@ -117,7 +113,6 @@ class NetworkForm(QWidget):
         finally:
             for widget in self.fields.values():
                 widget.blockSignals(False)
-        self._parse_error = None
 
     def _show_problems(self, problems: list[Problem]) -> None:
         by_field: dict[str, list[Problem]] = {}
@@ -129,10 +124,7 @@ class NetworkForm(QWidget):
                 by_field.setdefault("input_size", []).append(p)
         for key, widget in self.fields.items():
             found = by_field.get(key, [])
-            if key == "hidden" and self._parse_error:
-                widget.setStyleSheet(ERROR_FIELD_STYLE)
-                widget.setToolTip(self._parse_error)
-            elif found:
+            if found:
                 widget.setStyleSheet(ERROR_FIELD_STYLE if any(p.is_error for p in found) else WARNING_FIELD_STYLE)
                 widget.setToolTip("\n".join(p.message for p in found))
             else:
@@ -153,11 +145,9 @@ class NetworkForm(QWidget):
         try:
             widths = parse_widths(self.hidden_edit.text())
         except ValueError as exc:
-            self._parse_error = str(exc)
-            self._show_problems(self._document.problems)
-            self.inputError.emit(str(exc))
+            self._document.set_input_error("hidden", str(exc))  # listed in Problems; the spec stays as it was
             return
-        self._parse_error = None
+        self._document.set_input_error("hidden", None)
         if not self._document.set_field("hidden", widths):
             self._show_spec(self._document.spec)  # normalise "4096,4096" to "4096, 4096"
             self._show_problems(self._document.problems)

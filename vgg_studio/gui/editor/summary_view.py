@@ -19,7 +19,7 @@ from ...explain import flops_formula, params_formula, shape_reason
 from ...summary import LayerRow, Summary
 from ...train_config import OPTIMIZER_LABELS, TrainConfig, optimizer_state_key
 from ...units import nbytes, shape, si, thousands
-from ..style import BANNER_STYLE
+from ..style import BANNER_STYLE, ERROR_BANNER_TEXT, MUTED_STYLE
 from ..text import elide, elide_html
 from .document import ArchDocument
 
@@ -122,6 +122,8 @@ class SummaryView(QWidget):
         layout.addLayout(bottom)
 
         document.summaryChanged.connect(self.show_summary)
+        document.dirtyChanged.connect(lambda _dirty: self._show_headline())
+        document.specChanged.connect(lambda _spec: self._show_headline())
         document.problemsChanged.connect(lambda _problems: self._show_banner())
         self.show_summary(document.summary)
         self._show_banner()
@@ -285,7 +287,12 @@ class SummaryView(QWidget):
             self.headline.setText("<i>No valid architecture yet.</i>")
             return
         fc = s.first_linear
-        text = (f"<b>{elide_html(s.spec.name)}</b>: {thousands(s.total_params)} parameters, "
+        # The document's name (it follows the Name field), and whether it has changed since opened or saved.
+        doc = self._document
+        edited = " <i>(edited)</i>" if doc.is_dirty() else ""
+        stale = (f"<span style='color:{ERROR_BANNER_TEXT}'>Last valid version</span> of "
+                 if not doc.is_valid() else "")
+        text = (f"{stale}<b>{elide_html(doc.spec.name)}</b>{edited}: {thousands(s.total_params)} parameters, "
                 f"{si(s.total_flops, 'FLOP')} per image, depth {s.spec.depth}. The first fully connected layer holds "
                 f"<b>{fc.param_share * 100:.1f}%</b> of the parameters")
         conv_share = sum(r.flop_share for r in s.layers if r.type == "Conv2d")
@@ -303,6 +310,11 @@ class SummaryView(QWidget):
 
     def _show_banner(self) -> None:
         errors = self._document.errors
+        # While invalid the numbers are the last valid architecture's: dimmed, and the headline says so.
+        stale = bool(errors) and self._summary is not None
+        for widget in (self.tree, self.memory_label):
+            widget.setStyleSheet(MUTED_STYLE if stale else "")
+        self._show_headline()
         for action in (self.copy_action, self.save_csv_action):
             action.setEnabled(not errors and self._summary is not None)
         self.copy_button.setEnabled(self.copy_action.isEnabled())
