@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -10,7 +11,7 @@ from PySide6.QtWidgets import QComboBox, QLabel, QPushButton, QSpinBox, QTableVi
 from test_gui_arch_editor import type_into_spin
 
 from sample_subset import sample_subset
-from vgg_studio import data, engine
+from vgg_studio import data, engine, runs
 from vgg_studio.gui.training.run_compare import DIFF_ROLE
 from vgg_studio.runs import RunFolder
 from vgg_studio.spec import preset
@@ -79,9 +80,18 @@ def test_second_run_is_labelled_by_the_ratio_change_and_compared_side_by_side(qt
     assert "1 setting differs" in window.findChild(QLabel, "runSettingsTitle").text()
     # next to the curves: the older run overlaid on the live one, both in view
     assert window.training.plots.isVisible() and len(window.training.plots._overlays) == 1
+    # and both runs' results side by side (issue 12 item 8), each its own run's confusion matrix
+    results = window.training.results
+    assert results.pane_b.isVisibleTo(results) and not results.examples_box.isVisibleTo(results)
+    root = window.training.runs_root
+    for pane, run in ((results.pane, first), (results.pane_b, second)):
+        expected = runs.load_results(root / run).confusion
+        assert (pane.model.counts == expected).all()
+        assert pane.caption.text().startswith(f"{'A' if run == first else 'B'}: {Path(run).name}: ")
 
     _click_rows(qtbot, view, [0])
     assert not compare.isVisible()
+    assert not results.pane_b.isVisibleTo(results) and results.examples_box.isVisibleTo(results)
 
 
 def test_parent_is_the_pinned_baselines_run(qtbot, main_window, isolated):

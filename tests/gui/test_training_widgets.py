@@ -15,7 +15,7 @@ from training_helpers import FakeEngine, StandInWindow, points
 from vgg_studio.events import EpochEnd, Finished, RunStarted
 from vgg_studio.gui.training.live_plots import LivePlots
 from vgg_studio.metrics import Curves, write_curves_csv
-from vgg_studio.gui.training.results_view import ResultsView
+from vgg_studio.gui.training.results_view import ResultsView, abbreviate
 from vgg_studio.gui.training.controller import install_training
 from vgg_studio.gui.training.panel import TrainingPanel
 from vgg_studio.units import format_duration
@@ -198,8 +198,15 @@ def test_results_view_confusion_and_tiles(qtbot):
     view.show_results(results, "run")
     model = view.confusion_model
     assert sum(model.data(model.index(r, c)) for r in range(2) for c in range(2)) == 15
-    assert model.headerData(1, Qt.Orientation.Horizontal) == "1"
-    assert model.headerData(1, Qt.Orientation.Vertical) == "1  dog"
+    # Class names on both axes (columns abbreviated), right and wrong apart without red/green (issue 12 item 8).
+    assert model.headerData(1, Qt.Orientation.Horizontal) == "dog"
+    assert model.headerData(1, Qt.Orientation.Vertical) == "dog"
+    assert abbreviate("T-shirt/top") == "T-sh…" and abbreviate("Bag") == "Bag"
+    right = model.data(model.index(1, 1), Qt.ItemDataRole.BackgroundRole)
+    wrong = model.data(model.index(1, 0), Qt.ItemDataRole.BackgroundRole)
+    assert right.blue() > right.red() and wrong.red() > wrong.blue()  # blue diagonal, orange confusions
+    assert model.data(model.index(1, 1), Qt.ItemDataRole.FontRole).bold()
+    assert model.data(model.index(1, 0), Qt.ItemDataRole.FontRole) is None
     assert view.examples.count() == 3
     assert "true: cat" in view.examples.item(0).text()
     assert "12 of 15" in view.caption.text()
@@ -208,6 +215,11 @@ def test_results_view_confusion_and_tiles(qtbot):
     assert view.examples.count() == 1
     view.show_results(None, "x")
     assert view.examples.count() == 0 and "no results" in view.caption.text()
+    view.show_pair(results, "A: one", None, "B: two")
+    assert not view.pane_b.isHidden() and view.examples_box.isHidden() and view.examples.count() == 0
+    assert view.pane.caption.text().startswith("A: one: 12 of 15") and "no results" in view.pane_b.caption.text()
+    view.show_results(results, "one")
+    assert view.pane_b.isHidden() and not view.examples_box.isHidden() and view.examples.count() == 3
 
 
 def test_settings_are_remembered(qtbot, isolated):

@@ -357,6 +357,7 @@ class TrainingController(QObject):
         if len(records) == 2:
             older, newer = sorted(records, key=lambda r: (r.info.created, r.info.name))
             self.run_compare.show_runs(older, newer)
+            self.results.show_pair(older.results, f"A: {older.info.name}", newer.results, f"B: {newer.info.name}")
             self.plots_dock.raise_()
             if not self.run_compare.isVisibleTo(self.curves):
                 self.run_compare.show()
