@@ -13,7 +13,8 @@ from ..spec import SpecError
 from ..train_config import (DATASET_CHOICES, DEFAULT_LR, DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig,
                             validate_config)
 from ..units import format_duration
-from .common import EXIT_FAILED, EXIT_OK, EXIT_STOPPED, EXIT_USAGE, add_arch_args, fail, spec_from_args, warn_problems
+from .common import (ARCH_OVERRIDES, EXIT_FAILED, EXIT_OK, EXIT_STOPPED, EXIT_USAGE, add_arch_args, fail,
+                     spec_from_args, warn_problems)
 # Flags that also apply when resuming (each overrides what the run was started with).
 CONFIG_FLAGS = ("dataset", "data_dir", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay",
                 "schedule", "device", "seed")
@@ -152,7 +153,7 @@ def run_train(args: argparse.Namespace) -> int:
     from ..runs import RunError, load_run
 
     arch_given = args.preset or args.arch
-    overrides = [k for k in ("input_size", "in_channels", "ratio", "num_classes") if getattr(args, k) is not None]
+    overrides = [k for k in (*ARCH_OVERRIDES, "kernel_size") if getattr(args, k) is not None]
     if args.resume:
         if arch_given or overrides:
             return fail("--resume continues a run with its own architecture; leave out --preset, --arch and the "
