@@ -54,3 +54,11 @@ def test_side_by_side_rows_line_up_and_mark_differences():
     assert settings[:3] == ["architecture", "block 1", "block 2"] and "epochs" in settings
     longer = settings_rows(a_spec, TrainConfig(), a_spec.inserting(2, Block(1, 64)), TrainConfig())
     assert [(r.a, r.b) for r in longer if r.setting == "block 3"] == [("—", "1×64")]
+
+
+def test_the_version_2_knobs_in_labels():
+    vgg11 = preset("vgg11")
+    assert arch_changes(vgg11, vgg11.replace(batch_norm=True, head="gap")) == ["BatchNorm off → on", "head fc → gap"]
+    assert arch_changes(vgg11, vgg11.with_block(2, Block(2, 256, 5))) == ["block 3: kernel 3 → 5"]
+    assert arch_changes(vgg11, preset("vgg11-5x5")) == ["blocks 3–5: 2 → 1 convs and kernel 3 → 5"]
+    assert arch_changes(vgg11, vgg11.inserting(5, Block(1, 512, 5))) == ["+block 6 (1×512, kernel 5)"]

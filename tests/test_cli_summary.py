@@ -141,7 +141,7 @@ def test_batch_norm_and_kernel_flags(capsys):
     doc = json.loads(out)
     assert code == 0 and doc["batch_norm"] is True and doc["head"] == "fc"
     assert [b["kernel_size"] for b in doc["blocks"]] == [3, 5]
-    assert [l["name"] for l in doc["layers"][:3]] == ["block1.conv1", "block1.bn1", "block1.relu1"]
+    assert [layer["name"] for layer in doc["layers"][:3]] == ["block1.conv1", "block1.bn1", "block1.relu1"]
     _, out, _ = run(capsys, "summary", "--preset", "vgg11-bn", "--no-batch-norm", "--format", "json")
     assert json.loads(out)["total_params"] == summarize(preset("vgg11")).total_params
 

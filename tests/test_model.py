@@ -160,7 +160,7 @@ def test_version_1_specs_build_the_same_modules_so_old_weights_load():
     """A spec without the new knobs must give the exact module (and state_dict keys) of before."""
     spec = preset("tiny")
     net = build_model(spec)
-    assert [k for k in net.state_dict()] == ["0.0.weight", "0.0.bias", "1.0.weight", "1.0.bias", "1.2.weight",
+    assert list(net.state_dict()) == ["0.0.weight", "0.0.bias", "1.0.weight", "1.0.bias", "1.2.weight",
                                              "1.2.bias", "3.weight", "3.bias", "6.weight", "6.bias"]
 
 

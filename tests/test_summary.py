@@ -121,7 +121,7 @@ def _measured_field(spec, layer_name):
 
     net = build_model(spec.replace(ratio=min(b.out_channels for b in spec.blocks))).double()  # channels do not matter
     layers = []
-    for name, block, module in named_layers(net, spec):
+    for name, _block, module in named_layers(net, spec):
         if isinstance(module, nn.Conv2d):
             nn.init.ones_(module.weight)
             nn.init.zeros_(module.bias)
@@ -140,9 +140,10 @@ def _measured_field(spec, layer_name):
         cols = torch.nonzero(x.grad[0, 0].abs().sum(0)).flatten()
         return cols.min().item(), cols.max().item()
 
-    mid = features(torch.zeros(1, spec.in_channels, spec.input_size, spec.input_size, dtype=torch.float64)).shape[3] // 2
+    mid = features(torch.zeros(1, spec.in_channels, spec.input_size, spec.input_size,
+                                dtype=torch.float64)).shape[3] // 2
     (lo, hi), (lo2, _) = span(mid), span(mid + 1)
-    assert 0 < lo and hi < spec.input_size - 1, "the window must lie inside the input to be measured"
+    assert lo > 0 and hi < spec.input_size - 1, "the window must lie inside the input to be measured"
     return hi - lo + 1, lo2 - lo
 
 

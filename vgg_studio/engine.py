@@ -16,6 +16,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -30,6 +31,7 @@ from .runs import RunError, RunFolder, RunResults
 from .spec import ArchSpec, SpecError, check, to_dict
 from .spec import load as load_spec
 from .train_config import ConfigError, TrainConfig, validate_config
+from .warm_start import WarmStart, warm_start
 
 NUM_EXAMPLES = 64  # test images kept in results.npz for the results view
 
@@ -120,6 +122,7 @@ class _Session:
     run: RunFolder
     start_epoch: int
     elapsed_before: float  # seconds spent in earlier sessions of a resumed run
+    warm: WarmStart | None = None  # what a warm start (config.init_from) copied
 
     @property
     def amp(self) -> bool:
@@ -237,7 +240,12 @@ def _prepare(spec: ArchSpec, config: TrainConfig, runs_root, run_dir, resume, pr
 
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
-    model = build_initialized(spec).to(device)
+    model = build_initialized(spec)
+    warm = None
+    if config.init_from is not None and resume is None:  # a resume loads its own checkpoint instead
+        config = config.replace(init_from=str(Path(config.init_from).expanduser().resolve()))
+        warm = warm_start(model, spec, config.init_from)
+    model = model.to(device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = config.cudnn_benchmark
     if config.channels_last and device.type in ("cuda", "cpu"):
@@ -274,11 +282,12 @@ def _prepare(spec: ArchSpec, config: TrainConfig, runs_root, run_dir, resume, pr
         run.update(status="running", message="", device=str(device), epochs=config.epochs)
     else:
         run = RunFolder.create(spec, config, root=runs_root, path=run_dir, device=str(device), dataset=dataset,
-                               params=params, epochs=config.epochs)
+                               params=params, epochs=config.epochs,
+                               **({"warm_start": warm.to_dict()} if warm is not None else {}))
         progress.run = run
     progress.started = True
     progress.session = _Session(spec, config, device, data, model, optimizer, scheduler, generator, run,
-                                start_epoch, elapsed_before)
+                                start_epoch, elapsed_before, warm)
     return progress.session
 
 
@@ -288,7 +297,9 @@ def _run_epochs(session: _Session, emit: Callable[[Event], None], cancel: thread
     emit(RunStarted(run_dir=str(run.path), device=str(session.device), dataset=data.name,
                     num_train=len(data.train), num_test=len(data.test), batches_per_epoch=session.num_batches,
                     epochs=cfg.epochs, start_epoch=session.start_epoch,
-                    params=sum(p.numel() for p in session.model.parameters())))
+                    params=sum(p.numel() for p in session.model.parameters()),
+                    **({"init_from": session.warm.source, "reused_layers": session.warm.reused,
+                        "new_layers": session.warm.new} if session.warm is not None else {})))
     t_run = time.perf_counter()
     trained, train_time, eval_time = 0, 0.0, 0.0  # this session: examples stepped, seconds stepping / testing
     last = run.epochs[-1] if run.epochs else {}

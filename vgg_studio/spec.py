@@ -34,10 +34,11 @@ KERNEL_SIZES = (1, 3, 5, 7, 9, 11)  # odd, so padding k // 2 keeps the size, as 
 # The classifier after the blocks: d2l's flatten + FC stack; torchvision's adaptive 7x7 pool before that
 # stack (any input size builds); or NiN-style global average pooling + one Linear to the classes.
 HEADS = ("fc", "adaptive", "gap")
-HEAD_LABELS = {
-    "fc": "flatten + fully connected layers (d2l)",
-    "adaptive": "7×7 adaptive average pool + fully connected layers (torchvision)",
-    "gap": "global average pool + one linear layer (NiN)",
+HEAD_LABELS = {"fc": "fc (d2l)", "adaptive": "adaptive (torchvision)", "gap": "gap (NiN)"}
+HEAD_HELP = {
+    "fc": "flatten + fully connected layers, the first sized from the last feature map",
+    "adaptive": "7x7 adaptive average pool, then the fully connected layers (any input size builds)",
+    "gap": "global average pool + one linear layer to the classes",
 }
 ADAPTIVE_POOL_SIZE = 7  # torchvision's AdaptiveAvgPool2d((7, 7))
 

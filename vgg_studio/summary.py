@@ -121,7 +121,8 @@ class Summary:
         layers (gap), how little the classifier keeps and which block holds the most."""
         first = self.first_linear
         if self.spec.classifier_widths:
-            return f"First Linear ({first.name}) holds {first.params:,} parameters, {first.param_share:.1%} of the total"
+            return (f"First Linear ({first.name}) holds {first.params:,} parameters, {first.param_share:.1%} "
+                    f"of the total")
         total = self.total_params or 1
         conv_share = sum(r.params for r in self.layers if r.block is not None) / total
         top = max(self.blocks, key=lambda b: b.params)

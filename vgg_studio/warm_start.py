@@ -30,23 +30,12 @@ class WarmStart:
     reused: tuple[str, ...]  # every tensor copied from the run
     new: tuple[str, ...]  # initialised as usual (not in the run, or a different type or shape)
     dropped: tuple[str, ...] = ()  # layers of the run that the new architecture has no place for
-    why_new: dict[str, str] = field(default_factory=dict, compare=False)  # layer -> reason, for the log
-
-    def lines(self) -> list[str]:
-        """The log's account, one line per kind."""
-        out = [f"warm start from {self.source}:",
-               f"  reused ({len(self.reused)}): {', '.join(self.reused) or 'none'}",
-               f"  new ({len(self.new)}): " + (", ".join(
-                   f"{name} ({self.why_new[name]})" if name in self.why_new else name for name in self.new)
-                   or "none")]
-        if self.dropped:
-            out.append(f"  not used ({len(self.dropped)}): {', '.join(self.dropped)}")
-        return out
+    why_new: dict[str, str] = field(default_factory=dict, compare=False)  # layer -> why it could not be reused
 
     def to_dict(self) -> dict:
-        """For the run record (run.json)."""
+        """For the run record (run.json): the lists, and why each new layer could not be reused."""
         return {"from": self.source, "reused": list(self.reused), "new": list(self.new),
-                "dropped": list(self.dropped)}
+                "dropped": list(self.dropped), "why_new": dict(self.why_new)}
 
 
 def _stateful_layers(net: nn.Sequential, spec: ArchSpec) -> dict[str, nn.Module]:
@@ -101,31 +90,36 @@ def transfer(net: nn.Sequential, spec: ArchSpec, source_spec: ArchSpec, source_s
     return WarmStart(source=source, reused=tuple(reused), new=tuple(new), dropped=dropped, why_new=why)
 
 
-def load_run_weights(run_dir: str | os.PathLike) -> tuple[ArchSpec, dict[str, torch.Tensor]]:
-    """A run's architecture (as trained: the dataset's channels and classes) and its final weights.
+def weights_file(run_dir: str | os.PathLike) -> Path:
+    """The file a warm start reads in a run folder, without reading it (cheap enough for a file chooser).
 
     final.pt is written when a run ends (finished or stopped); a run whose process died has only its
-    last checkpoint, which serves as well.
+    last checkpoint, which serves as well. Raises RunError when the folder has neither.
     """
     folder = Path(run_dir).expanduser()
     if not (folder / "run.json").is_file():
         raise RunError(f"{folder} is not a vgg-studio run (no run.json), so there are no weights to start from.")
-    try:
-        spec = load_spec(folder / "arch.json")
-    except SpecError as exc:
-        raise RunError(f"Cannot start from {folder}: {exc}") from None
     for name in ("final.pt", "checkpoint.pt"):
-        path = folder / name
-        if path.is_file():
-            try:
-                data = torch.load(path, map_location="cpu", weights_only=True)
-            except Exception as exc:  # a damaged or foreign file: say so rather than crash
-                raise RunError(f"Cannot read {path}: {exc}") from None
-            state = data["model"] if name == "checkpoint.pt" and isinstance(data, dict) and "model" in data else data
-            if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-                raise RunError(f"{path} does not hold a model's weights.")
-            return spec, state
+        if (folder / name).is_file():
+            return folder / name
     raise RunError(f"{folder} has no weights yet (no final.pt or checkpoint.pt): it never finished an epoch.")
+
+
+def load_run_weights(run_dir: str | os.PathLike) -> tuple[ArchSpec, dict[str, torch.Tensor]]:
+    """A run's architecture (as trained: the dataset's channels and classes) and its final weights."""
+    path = weights_file(run_dir)
+    try:
+        spec = load_spec(path.parent / "arch.json")
+    except SpecError as exc:
+        raise RunError(f"Cannot start from {path.parent}: {exc}") from None
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch.load raises many unrelated types for a damaged file
+        raise RunError(f"Cannot read {path}: {exc}") from None
+    state = data["model"] if path.name == "checkpoint.pt" and isinstance(data, dict) and "model" in data else data
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise RunError(f"{path} does not hold a model's weights.")
+    return spec, state
 
 
 def warm_start(net: nn.Sequential, spec: ArchSpec, run_dir: str | os.PathLike) -> WarmStart:

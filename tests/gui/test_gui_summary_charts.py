@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtCore import QPointF
 from PySide6.QtWidgets import QTreeView
 
-from vgg_studio.gui.editor.charts import short_label
+from vgg_studio.gui.editor.charts import WEIGHT_LAYERS, short_label
 from vgg_studio.gui.editor.summary_view import COL_PARAMS, GroupRole
 from vgg_studio.spec import PRESET_NAMES, Block, preset
 from vgg_studio.summary import summarize
@@ -27,10 +27,11 @@ def test_tree_and_charts_match_the_core(qtbot, window, name):
         assert group.data(GroupRole) == b.block
         assert model.item(group.row(), COL_PARAMS).text() == thousands(b.params)
 
-    with_params = [r for r in expected.layers if r.params > 0]
+    weights = [r for r in expected.layers if r.type in WEIGHT_LAYERS]  # BatchNorm's tiny shares get no bar
+    with_params = [r for r in weights if r.params > 0]
     assert len(window.param_chart.bar_heights()) == len(with_params)
-    assert len(window.flop_chart.bar_heights()) == len([r for r in expected.layers if r.flops > 0])
-    assert sum(window.param_chart.bar_heights()) == pytest.approx(100.0)
+    assert len(window.flop_chart.bar_heights()) == len([r for r in weights if r.flops > 0])
+    assert sum(window.param_chart.bar_heights()) == pytest.approx(100.0 * sum(r.param_share for r in weights))
     ticks = window.param_chart.getPlotItem().getAxis("bottom")._tickLevels[0]
     assert [label for _, label in ticks] == [short_label(r) for r in with_params]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..spec import HEADS, KERNEL_SIZES, PRESET_NAMES, ArchSpec, Block, SpecError, load, preset, validate
+from ..spec import HEAD_HELP, HEADS, KERNEL_SIZES, PRESET_NAMES, ArchSpec, Block, SpecError, load, preset, validate
 
 # Exit statuses of every vgg-studio command (the window's too).
 EXIT_OK = 0
@@ -32,9 +32,8 @@ def add_override_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--in-channels", type=int, metavar="C", help="input channels")
     parser.add_argument("--ratio", type=int, metavar="R", help="divide every block's channels by R (d2l uses 4)")
     parser.add_argument("--classes", dest="num_classes", type=int, metavar="K", help="number of classes")
-    parser.add_argument("--head", choices=HEADS, help="classifier after the blocks: fc (d2l's flatten + FC "
-                        "layers), adaptive (torchvision's 7x7 average pool first, any input size), gap (global "
-                        "average pool + one Linear)")
+    parser.add_argument("--head", choices=HEADS, help="what follows the blocks (default fc): " + "; ".join(
+        f"{key}: {text}" for key, text in HEAD_HELP.items()))
     parser.add_argument("--batch-norm", action=argparse.BooleanOptionalAction, default=None,
                         help="BatchNorm after every conv (Conv -> BatchNorm -> ReLU, torchvision's vgg*_bn)")
     parser.add_argument("--kernel-size", metavar="K[,K...]", type=_kernel_sizes,

@@ -46,6 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "the runs folder, $VGG_STUDIO_RUNS or ~/.local/share/vgg-studio/runs)")
     where.add_argument("--resume", metavar="RUN_DIR", help="continue that run from its last finished epoch "
                        "(give --epochs to go further than it was set to)")
+    p.add_argument("--init-from", metavar="RUN_DIR", help="warm start: copy a finished run's weights into every "
+                   "layer whose place and shape still fit (e.g. after adding a block); the rest start fresh")
     p.set_defaults(func=run_train)
 
 
@@ -95,6 +97,8 @@ class Printer:
                   f"train / {event.num_test:,} test images, {event.batches_per_epoch} batches per epoch"
                   f"{resumed}", file=self.err)
             print(f"run folder: {event.run_dir}", file=self.err)
+            for line in event.warm_start_lines():
+                print(line, file=self.err)
         elif isinstance(event, BatchProgress):
             width = 20
             filled = int(width * event.batch / event.num_batches)
@@ -155,6 +159,9 @@ def run_train(args: argparse.Namespace) -> int:
     arch_given = args.preset or args.arch
     overrides = [k for k in (*ARCH_OVERRIDES, "kernel_size") if getattr(args, k) is not None]
     if args.resume:
+        if args.init_from:
+            return fail("--resume continues a run from its own checkpoint; --init-from starts a new run from "
+                        "another run's weights. Use one of them.")
         if arch_given or overrides:
             return fail("--resume continues a run with its own architecture; leave out --preset, --arch and the "
                         "architecture overrides.")
@@ -175,7 +182,7 @@ def run_train(args: argparse.Namespace) -> int:
             if getattr(args, key) is not None:
                 print(f"vgg-studio: warning: {flag} is ignored when training: the dataset decides it.",
                       file=sys.stderr)
-        config = _config(args, TrainConfig())
+        config = _config(args, TrainConfig(init_from=args.init_from))
     problems = validate_config(config)
     if problems:
         return fail(" ".join(problems))

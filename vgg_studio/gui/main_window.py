@@ -38,6 +38,9 @@ PRESET_LABELS = {
     "vgg19": "VGG-19 (config E)",
     "d2l-small": "d2l-small (VGG-11, channels ÷ 4)",
     "tiny": "tiny (28×28, 2 blocks)",
+    "vgg11-bn": "VGG-11-BN (BatchNorm, torchvision's vgg11_bn)",
+    "vgg16-bn": "VGG-16-BN (BatchNorm, torchvision's vgg16_bn)",
+    "vgg11-5x5": "VGG-11-5x5 (pairs of 3×3 → one 5×5: why 3×3?)",
 }
 
 

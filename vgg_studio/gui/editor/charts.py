@@ -23,6 +23,7 @@ Quantity = Literal["params", "flops"]
 CONV_COLORS = (QColor("#3a6ea5"), QColor("#76a5d8"))  # alternate per block so blocks read as groups
 LINEAR_COLOR = QColor("#d9822b")
 TITLES = {"params": "Parameters per layer", "flops": "FLOPs per layer"}
+WEIGHT_LAYERS = ("Conv2d", "Linear")
 
 
 def short_label(layer: LayerRow) -> str:
@@ -79,7 +80,9 @@ class ShareChart(pg.PlotWidget):
         return layer.param_share if self.quantity == "params" else layer.flop_share
 
     def show_summary(self, summary: Summary | None) -> None:
-        self.layers = [r for r in summary.layers if self._value(r) > 0] if summary is not None else []
+        # Weight layers only: BatchNorm's few parameters would add a near-empty bar per conv.
+        self.layers = ([r for r in summary.layers if r.type in WEIGHT_LAYERS and self._value(r) > 0]
+                       if summary is not None else [])
         shares = np.array([self._share(r) * 100 for r in self.layers], dtype=float)
         xs = np.arange(len(self.layers), dtype=float)
         self.bars.setOpts(x=xs, height=shares, brushes=self._brushes())

@@ -6,6 +6,8 @@ numbers below stay those of the last valid architecture.
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, QSettings, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QSpinBox, QTreeView,
@@ -18,14 +20,16 @@ from ..settings import read_int, read_str
 from ..style import BANNER_STYLE
 from .document import ArchDocument
 
-COLUMNS = ("Layer", "Output shape", "Parameters", "FLOPs", "Activations")
-COL_LAYER, COL_SHAPE, COL_PARAMS, COL_FLOPS, COL_ACT = range(len(COLUMNS))
+COLUMNS = ("Layer", "Output shape", "Parameters", "FLOPs", "Activations", "RF")
+COL_LAYER, COL_SHAPE, COL_PARAMS, COL_FLOPS, COL_ACT, COL_RF = range(len(COLUMNS))
 COLUMN_TIPS = (
     "Layer name (blockN: convK, reluK, pool; flatten, fcN) — hover for its module class",
     "Output shape for one image (batch, channels, height, width)",
     "Learnable weights and biases (hover for the share of the whole network)",
     "Floating-point operations for one image, forward, 2 per multiply-add (hover for the exact count and share)",
     "Size of this layer's output for one image, float32",
+    "Receptive field: one output cell of this layer sees this many × this many input pixels "
+    "(hover for the effective stride)",
 )
 GroupRole = Qt.ItemDataRole.UserRole + 1  # block index for block groups; -1 classifier; -2 total
 CLASSIFIER, TOTAL = -1, -2
@@ -185,9 +189,11 @@ class SummaryView(QWidget):
         total_flops = summary.total_flops or 1
         for b in summary.blocks:
             label = f"Block {b.block + 1}  ({b.num_convs} × {b.channels:,})"
-            group = self._row(root, label, f"{b.num_convs} convolutions with {b.channels:,} channels, then a max-pool",
-                              b.output_shape, b.params, b.params / total_params, b.flops,
-                              b.flops / total_flops, b.activation_bytes, key=b.block, bold=True)
+            kernel = f"{b.kernel_size}×{b.kernel_size} "
+            group = self._row(root, label, f"{b.num_convs} {kernel}convolutions with {b.channels:,} channels, then a "
+                              "max-pool", b.output_shape, b.params, b.params / total_params, b.flops,
+                              b.flops / total_flops, b.activation_bytes, key=b.block, bold=True,
+                              field=(b.receptive_field, b.effective_stride))
             for layer in summary.rows_of_block(b.block):
                 self._layer_row(group, layer, layer.name.split(".", 1)[-1])
         head = summary.head
@@ -204,11 +210,15 @@ class SummaryView(QWidget):
     def _layer_row(self, parent: QStandardItem, layer: LayerRow, label: str) -> None:
         key = layer.block if layer.block is not None else CLASSIFIER
         self._row(parent, label, f"{layer.name}: {layer.type}", layer.output_shape, layer.params, layer.param_share,
-                  layer.flops, layer.flop_share, layer.activation_bytes, key=key)
+                  layer.flops, layer.flop_share, layer.activation_bytes, key=key,
+                  field=(layer.receptive_field, layer.effective_stride))
 
     def _row(self, parent: QStandardItem, label: str, about: str, out_shape: tuple[int, ...], params: int,
-             pshare: float, flops: int, fshare: float, act: int, key: int, bold: bool = False) -> QStandardItem:
-        texts = [label, shape(out_shape) if out_shape else "", thousands(params), si(flops), nbytes(act)]
+             pshare: float, flops: int, fshare: float, act: int, key: int, bold: bool = False,
+             field: tuple[int | None, int | None] = (None, None)) -> QStandardItem:
+        rf, stride = field
+        texts = [label, shape(out_shape) if out_shape else "", thousands(params), si(flops), nbytes(act),
+                 "" if rf is None else str(rf)]
         items = [QStandardItem(t) for t in texts]
         for col, item in enumerate(items):
             item.setEditable(False)
@@ -223,6 +233,9 @@ class SummaryView(QWidget):
         items[COL_PARAMS].setToolTip(f"{params:,} parameters ({si(params)}), {_percent(pshare)} of the network")
         items[COL_FLOPS].setToolTip(f"{flops:,} FLOPs per image, {_percent(fshare)} of the network")
         items[COL_ACT].setToolTip(f"{act:,} bytes per image")
+        items[COL_RF].setToolTip(COLUMN_TIPS[COL_RF] if rf is None else
+                                 f"One output cell sees {rf}×{rf} input pixels; neighbouring cells are {stride} "
+                                 f"pixel{'s' if stride != 1 else ''} apart (effective stride)")
         if key == TOTAL:
             for item in items:
                 item.setBackground(QBrush(QColor(0, 0, 0, 18)))
@@ -236,8 +249,14 @@ class SummaryView(QWidget):
             return
         fc = s.first_linear
         text = (f"<b>{s.spec.name}</b>: {thousands(s.total_params)} parameters, {si(s.total_flops, 'FLOP')} per "
-                f"image, depth {s.spec.depth}. The first fully connected layer holds "
-                f"<b>{fc.param_share * 100:.1f}%</b> of the parameters")
+                f"image, depth {s.spec.depth}. ")
+        if s.spec.classifier_widths:
+            text += f"The first fully connected layer holds <b>{fc.param_share * 100:.1f}%</b> of the parameters"
+        else:  # gap: no big first Linear; say where the parameters went instead
+            top = max(s.blocks, key=lambda b: b.params)
+            share = html.escape(_percent(fc.param_share))  # "<0.1%" is not a tag
+            text += (f"The classifier holds only <b>{share}</b> of the parameters, block "
+                     f"{top.block + 1} the most (<b>{top.params / (s.total_params or 1) * 100:.1f}%</b>)")
         conv_share = sum(r.flop_share for r in s.layers if r.type == "Conv2d")
         if conv_share > 0:
             text += f"; the convolutions do <b>{conv_share * 100:.1f}%</b> of the compute"
@@ -249,7 +268,8 @@ class SummaryView(QWidget):
             else:
                 names = ", ".join(str(b) for b in busiest[:-1]) + f" and {busiest[-1]}"
                 text += f" (blocks {names} the most: {share:.1f}% each)"
-        self.headline.setText(text + ".")
+        note = s.receptive_field_note()
+        self.headline.setText(text + "." + (f" {note}" if note else ""))
 
     def _show_banner(self) -> None:
         errors = self._document.errors

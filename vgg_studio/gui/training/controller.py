@@ -61,6 +61,7 @@ class TrainingController(QObject):
         self._live_run: Path | None = None  # the run drawn as the main curves (not as an overlay)
 
         self.panel = TrainingPanel()
+        self.panel.runs_dir = self.runs_root
         self.plots = LivePlots()
         self.history = RunHistory(self.runs_root)
         self.results = ResultsView()
