@@ -79,6 +79,16 @@ def cpu_has_bf16() -> bool:
         return False
 
 
+def uses_bf16(device: torch.device, amp: bool) -> bool:
+    """Whether a step autocasts to bf16: asked for, and on CUDA or a CPU that computes bf16 natively."""
+    return amp and (device.type == "cuda" or device.type == "cpu" and cpu_has_bf16())
+
+
+def uses_channels_last(device: torch.device, channels_last: bool) -> bool:
+    """channels_last is used where it helps: CUDA (cuDNN) and the CPU (oneDNN)."""
+    return channels_last and device.type in ("cuda", "cpu")
+
+
 def lr_factor(schedule: str, step: int, total: int) -> float:
     """Multiplier of the base learning rate after `step` of `total` optimizer steps (applied per step).
 
@@ -122,11 +132,11 @@ class _Setup:
 
     @property
     def amp(self) -> bool:
-        return self.config.amp and (self.device.type == "cuda" or self.device.type == "cpu" and cpu_has_bf16())
+        return uses_bf16(self.device, self.config.amp)
 
     @property
     def channels_last(self) -> bool:
-        return self.config.channels_last and self.device.type in ("cuda", "cpu")
+        return uses_channels_last(self.device, self.config.channels_last)
 
     def batch(self, images_u8: torch.Tensor) -> torch.Tensor:
         d = self.data
@@ -215,7 +225,7 @@ def _setup(spec: ArchSpec, config: TrainConfig, runs_root, run_dir, resume, stat
     model = build_initialized(spec).to(device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = config.cudnn_benchmark
-    if config.channels_last and device.type in ("cuda", "cpu"):
+    if uses_channels_last(device, config.channels_last):
         model = model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model.parameters(), config)
     total_steps = config.epochs * math.ceil(len(data.train) / config.batch_size)

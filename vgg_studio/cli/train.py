@@ -22,6 +22,34 @@ CONFIG_FLAGS = ("dataset", "data_dir", "epochs", "batch_size", "lr", "optimizer"
                 "schedule", "device", "seed")
 
 
+# The training-setting flags, by TrainConfig field, so train, sweep and measure spell them alike.
+CONFIG_ARGS: dict[str, tuple[tuple[str, ...], dict]] = {
+    "dataset": (("--dataset",), dict(choices=DATASET_CHOICES, help="default auto: the full Fashion-MNIST if it "
+                                     "is in the data folder, else the bundled sample")),
+    "data_dir": (("--data-dir",), dict(metavar="DIR", help="where datasets live (default: the per-user data "
+                                       "folder)")),
+    "epochs": (("--epochs",), dict(type=int, metavar="N", help="default 10")),
+    "batch_size": (("--batch-size",), dict(type=int, metavar="N", help="default 128")),
+    "lr": (("--lr",), dict(type=float, metavar="X", help="learning rate (default 0.05 for sgd, 0.001 for "
+                           "adam/adamw)")),
+    "optimizer": (("--optimizer",), dict(choices=OPTIMIZERS, help="default sgd")),
+    "momentum": (("--momentum",), dict(type=float, metavar="X", help="SGD momentum (default 0)")),
+    "weight_decay": (("--weight-decay",), dict(type=float, metavar="X", help="default 0")),
+    "schedule": (("--schedule",), dict(choices=SCHEDULES, help="learning rate per step (default constant)")),
+    "device": (("--device",), dict(choices=DEVICES, help="default auto: cuda, then mps, then cpu")),
+    "seed": (("--seed",), dict(type=int, metavar="N", help="default 0")),
+    "amp": (("--no-amp",), dict(dest="amp", action="store_false", default=None, help="train in float32 instead "
+                                "of bf16 autocast (used on CUDA and on CPUs with native bf16)")),
+}
+
+
+def add_config_args(parser: argparse.ArgumentParser, names: tuple[str, ...] = tuple(CONFIG_ARGS)) -> None:
+    """Add the training-setting flags named (default: all of them)."""
+    for name in names:
+        flags, options = CONFIG_ARGS[name]
+        parser.add_argument(*flags, **options)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train", help="train an architecture (Fashion-MNIST by default) and save the run",
@@ -29,20 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "with a live progress line, one line per epoch, and a run folder holding the metrics, "
                     "checkpoints and results. Ctrl-C stops cleanly and keeps the folder.")
     add_arch_args(p, required=False)
-    p.add_argument("--dataset", choices=DATASET_CHOICES, help="default auto: the full Fashion-MNIST if it is in "
-                   "the data folder, else the bundled sample")
-    p.add_argument("--data-dir", metavar="DIR", help="where datasets live (default: the per-user data folder)")
-    p.add_argument("--epochs", type=int, metavar="N", help="default 10")
-    p.add_argument("--batch-size", type=int, metavar="N", help="default 128")
-    p.add_argument("--lr", type=float, metavar="X", help="learning rate (default 0.05 for sgd, 0.001 for adam/adamw)")
-    p.add_argument("--optimizer", choices=OPTIMIZERS, help="default sgd")
-    p.add_argument("--momentum", type=float, metavar="X", help="SGD momentum (default 0)")
-    p.add_argument("--weight-decay", type=float, metavar="X", help="default 0")
-    p.add_argument("--schedule", choices=SCHEDULES, help="learning rate per step (default constant)")
-    p.add_argument("--device", choices=DEVICES, help="default auto: cuda, then mps, then cpu")
-    p.add_argument("--seed", type=int, metavar="N", help="default 0")
-    p.add_argument("--no-amp", dest="amp", action="store_false", default=None,
-                   help="train in float32 instead of bf16 autocast (used on CUDA and on CPUs with native bf16)")
+    add_config_args(p)
     where = p.add_mutually_exclusive_group()
     where.add_argument("--out", metavar="RUN_DIR", help="the new run's folder (default: a fresh folder under "
                        "the runs folder, $VGG_STUDIO_RUNS or ~/.local/share/vgg-studio/runs)")
@@ -52,8 +67,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _config(args: argparse.Namespace, base: TrainConfig) -> TrainConfig:
-    given = {k: getattr(args, k) for k in CONFIG_FLAGS if getattr(args, k) is not None}
-    if args.amp is not None:
+    """`base` with every training flag that was given (flags a command does not have count as not given)."""
+    given = {k: getattr(args, k) for k in CONFIG_FLAGS if getattr(args, k, None) is not None}
+    if getattr(args, "amp", None) is not None:
         given["amp"] = args.amp
     if "lr" not in given and "optimizer" in given and base.lr == DEFAULT_LR[base.optimizer]:
         given["lr"] = DEFAULT_LR[given["optimizer"]]
