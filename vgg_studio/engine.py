@@ -147,11 +147,12 @@ class _Setup:
 
 
 def train(spec: ArchSpec, config: TrainConfig, on_event: Callable[[Event], None] | None = None,
-          cancel: threading.Event | None = None, runs_root=None, run_dir=None, resume=None) -> Finished | Failed:
+          cancel: threading.Event | None = None, runs_root=None, run_dir=None, resume=None, meta=None) -> Finished | Failed:
     """Train `spec` with `config`, emitting events; returns (and emits last) the Finished or Failed event.
 
     `run_dir` names a new run folder (default: a fresh one under `runs_root`); `resume` continues the run
     in that folder from its last finished epoch up to `config.epochs`, with the run's own architecture.
+    `meta`: more fields for a new run's run.json (e.g. `sweep`, the group and label of a sweep's variant).
     Expected failures come back as Failed with a message for the user, never as an exception.
     """
     emit = on_event or (lambda event: None)
@@ -167,7 +168,7 @@ def train(spec: ArchSpec, config: TrainConfig, on_event: Callable[[Event], None]
         return event
 
     try:
-        s = _setup(spec, config, runs_root, run_dir, resume, state)
+        s = _setup(spec, config, runs_root, run_dir, resume, state, meta)
         return _loop(s, emit, cancel)
     except DataError as exc:
         return fail("data", str(exc))
@@ -210,7 +211,7 @@ def _oom_message(spec: ArchSpec, config: TrainConfig, state: dict) -> str:
             f"or a larger channel ratio (e.g. {spec.ratio * 2}).")
 
 
-def _setup(spec: ArchSpec, config: TrainConfig, runs_root, run_dir, resume, state: dict) -> _Setup:
+def _setup(spec: ArchSpec, config: TrainConfig, runs_root, run_dir, resume, state: dict, meta=None) -> _Setup:
     problems = validate_config(config)
     if problems:
         raise ConfigError(" ".join(problems))
@@ -259,7 +260,7 @@ def _setup(spec: ArchSpec, config: TrainConfig, runs_root, run_dir, resume, stat
         run.update(status="running", message="", device=str(device), epochs=config.epochs)
     else:
         run = RunFolder.create(spec, config, root=runs_root, path=run_dir, device=str(device), dataset=dataset,
-                               params=params, epochs=config.epochs)
+                               params=params, epochs=config.epochs, **(meta or {}))
         state["run"] = run
     state["started"] = True
     s = _Setup(spec, config, device, data, model, optimizer, scheduler, generator, run, start_epoch, elapsed_before)
@@ -342,7 +343,8 @@ def _loop(s: _Setup, emit: Callable[[Event], None], cancel: threading.Event) -> 
         elapsed = s.elapsed_before + time.perf_counter() - t_run
         lr = s.optimizer.param_groups[0]["lr"]
         row = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "test_acc": test_acc,
-               "examples_per_sec": seen / epoch_train, "elapsed_s": elapsed, "lr": lr}
+               "examples_per_sec": seen / epoch_train, "elapsed_s": elapsed, "lr": lr,
+               "test_examples_per_sec": len(data.test) / eval_time}
         run.add_epoch(row)
         run.save_results(results)
         run.save_torch("checkpoint.pt", _checkpoint(s, epoch))

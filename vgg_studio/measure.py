@@ -290,7 +290,7 @@ def _seconds_per_call(fn: Callable[[], None], sync: Callable[[], None], budget_s
     return statistics.median(times)
 
 
-def _optimizer_state_key(config: TrainConfig) -> str:
+def optimizer_state_key(config: TrainConfig) -> str:
     """The summary's name for how many copies of the weights the optimizer keeps."""
     if config.optimizer == "sgd":
         return "sgd-momentum" if config.momentum else "sgd"
@@ -465,7 +465,7 @@ def measure(spec: ArchSpec, config: TrainConfig = TrainConfig(), *, batch_size: 
         blocks = _block_times(b, 0.4 * budget_s, cancel,
                               lambda k, _: report(min(0.99, 0.6 + 0.1 * k), "timing each block"))
     summary = summarize(spec)
-    predicted = summary.training_memory(bs, 2 if b.bf16 else FLOAT32_BYTES, _optimizer_state_key(config)).total_bytes
+    predicted = summary.training_memory(bs, 2 if b.bf16 else FLOAT32_BYTES, optimizer_state_key(config)).total_bytes
     m = Measurement(spec=spec, device=str(b.device), device_name=_device_name(b.device), dtype=b.dtype,
                     batch_size=bs, optimizer=config.optimizer, train_examples_per_sec=bs / train_s,
                     inference_examples_per_sec=bs / infer_s, peak_memory_bytes=int(peak),
@@ -514,7 +514,7 @@ def probe_train_speed(spec: ArchSpec, config: TrainConfig = TrainConfig(), *, bu
     bs = config.batch_size
     summary = summarize(spec)
     act_bytes = 2 if dtype == "bfloat16" else FLOAT32_BYTES
-    while bs > 1 and summary.training_memory(bs, act_bytes, _optimizer_state_key(config)).total_bytes > \
+    while bs > 1 and summary.training_memory(bs, act_bytes, optimizer_state_key(config)).total_bytes > \
             PROBE_MEMORY_BYTES:
         bs //= 2
     key = (arch_key(spec), str(device), dtype, bs, config.optimizer, config.channels_last)
