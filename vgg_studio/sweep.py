@@ -265,13 +265,16 @@ def _write_sweep_json(folder: Path, doc: dict) -> None:
 
 def run_sweep(items: list[Variant], on_event: Callable[[Event | SweepEvent], None] | None = None,
               cancel: threading.Event | None = None, *, out: str | Path | None = None,
-              root: str | Path | None = None, knob: str = "") -> SweepDone:
+              root: str | Path | None = None, knob: str = "", train_fn=None) -> SweepDone:
     """Train each variant in turn; engine events and sweep events go to `on_event` (from this thread).
+
+    `train_fn`: the engine's `train` (the default) or a stand-in with its signature, for tests.
 
     A failed variant (diverged, out of memory) does not stop the sweep; a data or spec failure does (the next
     variants would fail the same way), and so does `cancel`. Raises RunError when the folder cannot be made.
     """
-    from .engine import train
+    if train_fn is None:
+        from .engine import train as train_fn
 
     emit = on_event or (lambda event: None)
     cancel = cancel if cancel is not None else threading.Event()
@@ -291,7 +294,7 @@ def run_sweep(items: list[Variant], on_event: Callable[[Event | SweepEvent], Non
         emit(VariantStarted(i, len(items), v.label))
         t0 = time.perf_counter()
         tag = {"id": folder.name, "label": v.label, "index": i, "count": len(items)}
-        result = train(v.spec, v.config, on_event=emit, cancel=cancel, run_dir=folder / f"{i:02d}-{_slug(v.label)}",
+        result = train_fn(v.spec, v.config, on_event=emit, cancel=cancel, run_dir=folder / f"{i:02d}-{_slug(v.label)}",
                        meta={"sweep": tag})
         results.append(VariantDone(i, len(items), v.label, result, time.perf_counter() - t0))
         emit(results[-1])
