@@ -172,6 +172,11 @@ def test_cli_sweep_then_runs(tmp_path, capsys):
     parsed = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert [r["label"] for r in parsed] == [r["label"] for r in rows]
 
+    chart = tmp_path / "c.png"
+    assert cli.main(["runs", "--runs-dir", str(out_dir), "--chart", str(chart), "--format", "csv"]) == 0
+    assert f"chart of 2 runs: {chart}" in capsys.readouterr().err
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and chart.stat().st_size > 10_000
+
     assert cli.main(["runs", "--runs-dir", str(out_dir), "--dataset", "mnist"]) == 0
     assert capsys.readouterr().out.startswith("no runs in")
 

@@ -10,7 +10,7 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QImage
 
 from vgg_studio.efficiency import Point
-from vgg_studio.gui.efficiency_chart import EfficiencyChart, render_png
+from vgg_studio.gui.efficiency.chart import EfficiencyChart, render_png
 
 
 def _point(name, acc, speed, params, *, sweep="", label="", dataset="sample", path=None, infer=None):
@@ -121,5 +121,5 @@ def test_render_png_headless(tmp_path, qapp):
     assert drawn == 4
     image = QImage(str(tmp_path / "chart.png"))
     assert image.width() == 1400
-    colors = {image.pixelColor(x, y).name() for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)}
-    assert "#c0392b" in colors or len(colors) > 10  # the front's red or at least a drawn chart, not a blank
+    colors = {image.pixelColor(x, y).name() for x in range(0, image.width(), 5) for y in range(0, image.height(), 5)}
+    assert len(colors) > 10  # a drawn chart, not a blank image

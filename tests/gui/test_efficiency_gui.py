@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import functools
 import threading
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QPushButton
 
 from sample_subset import sample_subset
+from training_helpers import points
 from vgg_studio import data, engine, measure
-from vgg_studio.efficiency import collect
-from vgg_studio.events import BatchProgress, Finished
-from vgg_studio.gui.efficiency_chart import EfficiencyChart
-from vgg_studio.gui.measure_view import MeasureView
-from vgg_studio.gui.sweep_panel import SweepPanel
+from vgg_studio.events import BatchProgress
+from vgg_studio.gui.efficiency.chart import EfficiencyChart
+from vgg_studio.gui.efficiency.measure_view import MeasureView
+from vgg_studio.gui.efficiency.sweep_panel import SweepPanel
 from vgg_studio.runs import list_runs
 from vgg_studio.spec import preset
 from vgg_studio.train_config import TrainConfig
@@ -24,8 +26,8 @@ CONFIG = TrainConfig(dataset="sample", device="cpu", epochs=1, batch_size=50, po
 
 
 @pytest.fixture(autouse=True)
-def isolated(monkeypatch, tmp_path):
-    monkeypatch.setenv("VGG_STUDIO_RUNS", str(tmp_path / "runs"))
+def small_sample(isolated, monkeypatch, tmp_path):
+    """Runs, data and measurements under tmp_path; the engine trains on 400 + 100 real sample images."""
     monkeypatch.setenv("VGG_STUDIO_MEASUREMENTS", str(tmp_path / "measurements.json"))
     monkeypatch.setattr(engine, "load_dataset", lambda name, data_dir=None, device="cpu", download=True:
                         sample_subset(400, 100, seed=3).to(device) if name == "sample"
@@ -72,41 +74,55 @@ def test_values_are_checked_as_typed(qtbot):
     assert panel.knob.findData("block2.channels") >= 0  # one pair of per-block knobs per block
 
 
-def test_stop_during_the_second_variant(qtbot, tmp_path):
-    """First variant complete, second stopped, third never started; the chart shows what finished."""
+def test_window_sweep_stopped_during_the_second_variant(qtbot, main_window, monkeypatch, tmp_path):
+    """In the window: a sweep of 3 variants stopped during the second. The first is complete, the second is
+    marked stopped, the third never started; the efficiency chart shows the finished run and its front."""
     gate = threading.Event()  # holds variant 2 at its first progress report until Stop has been clicked
+    real_train = engine.train
 
     def train(spec, config, on_event=None, **kw):
         def forward(event):
             on_event(event)
             if isinstance(event, BatchProgress) and spec.ratio == 2:
-                gate.wait(60)
-        return engine.train(spec, config, on_event=forward, **kw)
+                gate.wait(120)
+        return real_train(spec, config, on_event=forward, **kw)
 
-    panel = SweepPanel(lambda: SMALL, lambda: CONFIG, train_fn=train)
-    qtbot.addWidget(panel)
-    panel.knob.setCurrentIndex(panel.knob.findData("ratio"))
-    qtbot.keyClicks(panel.values, "1,2,4")
-    seen = []
-    panel.engineEvent.connect(seen.append)
-    _click(qtbot, panel.start_button)
-    qtbot.waitUntil(lambda: panel.status.text().startswith("variant 2/3: ratio=2")
-                    and isinstance(seen[-1], BatchProgress), timeout=120_000)
-    _click(qtbot, panel.stop_button)
+    monkeypatch.setattr(engine, "train", train)  # run_sweep calls engine.train
+    window = main_window
+    window.open_preset("tiny")
+    window.document.set_field("input_size", 16)
+    ctl, eff = window.training, window.efficiency
+    ctl.panel.dataset.setCurrentIndex(ctl.panel.dataset.findData("sample"))
+    ctl.panel.epochs.setValue(1)
+    ctl.panel.batch_size.setValue(50)
+    ctl.panel.device.setCurrentIndex(ctl.panel.device.findData("cpu"))
+    eff.sweep_dock.raise_()
+    knob = window.findChild(QComboBox, "sweepKnob")
+    knob.setCurrentIndex(knob.findData("ratio"))
+    qtbot.keyClicks(window.findChild(QLineEdit, "sweepValues"), "1,2,4")
+    status = window.findChild(QLabel, "sweepProgress")
+    assert status.text() == "3 variants: ratio=1, ratio=2, ratio=4"
+
+    _click(qtbot, window.findChild(QPushButton, "startSweepButton"))
+    assert not window.findChild(QPushButton, "trainButton").isEnabled()  # one thing at a time
+    qtbot.waitUntil(lambda: status.text().startswith("variant 2/3: ratio=2") and points(ctl.plots.loss_curve) >= 1,
+                    timeout=120_000)
+    _click(qtbot, window.findChild(QPushButton, "stopSweepButton"))
     gate.set()
-    qtbot.waitUntil(lambda: not panel.is_running(), timeout=60_000)
+    qtbot.waitUntil(lambda: not eff.sweep.is_running(), timeout=60_000)
 
-    done = panel.done
-    assert done.stopped and done.not_started == 1 and panel.start_button.isEnabled()
-    assert panel.status.text() == "Sweep stopped: 1 of 3 finished, 1 not started."
-    first, second = (v.result for v in done.results)
-    assert isinstance(first, Finished) and not first.cancelled and first.epochs_done == 1
-    assert isinstance(second, Finished) and second.cancelled
-    statuses = {i.sweep.label: i.status for i in list_runs(tmp_path / "runs")}
-    assert statuses == {"ratio=1": "finished", "ratio=2": "cancelled"}
+    assert status.text() == "Sweep stopped: 1 of 3 finished, 1 not started."
+    assert window.findChild(QPushButton, "trainButton").isEnabled()
+    sweep_dir = Path(eff.sweep.done.sweep_dir)
+    assert sweep_dir.parent == tmp_path / "runs"
+    assert sorted(p.name for p in sweep_dir.iterdir()) == ["01-ratio=1", "02-ratio=2", "sweep.json"]
+    statuses = {i.sweep.label: (i.status, i.epochs_done) for i in list_runs(tmp_path / "runs")}
+    assert statuses == {"ratio=1": ("finished", 1), "ratio=2": ("cancelled", 0)}
+    labels = {ctl.history.model.info(r).sweep.label for r in range(ctl.history.model.rowCount())}
+    assert labels == {"ratio=1", "ratio=2"}  # the Runs list shows both
 
-    chart = EfficiencyChart()
-    qtbot.addWidget(chart)
-    chart.set_points(collect(tmp_path / "runs"))
-    assert [p.label for p in chart.drawn] == ["ratio=1"] and [p.label for p in chart.front] == ["ratio=1"]
-    assert chart.front_list.count() == 1
+    chart = window.findChild(EfficiencyChart, "efficiencyChart")
+    qtbot.waitUntil(lambda: [p.label for p in chart.drawn] == ["ratio=1"], timeout=30_000)
+    assert chart.scope.currentData() == f"sweep:{sweep_dir.name}"
+    assert [p.label for p in chart.front] == ["ratio=1"] and chart.front_list.count() == 1
+    assert len(chart.scatter.points()) == 1 and len(chart.front_line.xData) == 1

@@ -51,7 +51,7 @@ def run_runs(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(render_table(points, front, root, args.x))
     if args.chart:
-        from ..gui.efficiency_chart import render_png  # Qt only when a chart is asked for
+        from ..gui.efficiency.chart import render_png  # Qt only when a chart is asked for
 
         try:
             drawn = render_png(points, args.chart, x=args.x, size=args.size)

@@ -26,6 +26,7 @@ from .editor.charts import ChartsPanel
 from .editor.document import ArchDocument
 from .editor.summary_view import SummaryView
 from .settings import Session, open_settings
+from .efficiency.controller import install_efficiency
 from .training.controller import install_training
 
 APP_NAME = "vgg-studio"
@@ -105,6 +106,7 @@ class MainWindow(QMainWindow):
         self._update_status(self.document.problems)
         self.editor.select_row(0, select=False)
         install_training(self)
+        install_efficiency(self)
 
     # --- building ------------------------------------------------------------------------------
     def _icon(self, theme: str, fallback: QStyle.StandardPixmap):

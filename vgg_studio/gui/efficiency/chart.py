@@ -21,13 +21,12 @@ from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel, QListWidget,
                                QListWidgetItem, QPushButton, QSplitter, QVBoxLayout, QWidget)
 
-from ..efficiency import SIZES, X_AXES, Point, pareto_front, plottable, to_csv
-from ..units import nbytes, si
+from ...efficiency import SIZES, X_AXES, Point, pareto_front, plottable, to_csv
+from ...units import nbytes, si
 
 # Okabe-Ito: tells sweeps apart without red/green discrimination; runs outside a sweep are grey.
 SWEEP_COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 LONE_COLOR = "#7f7f7f"
-FRONT_COLOR = "#c0392b"
 MAX_DIAMETER, MIN_DIAMETER = 56.0, 7.0  # pixels; bubble area is proportional to the size value
 LABEL_LIMIT = 24  # bubbles get a text label when at most this many are drawn
 
@@ -139,7 +138,7 @@ class EfficiencyChart(QWidget):
         self.scatter.sigClicked.connect(self._clicked)
         self.scatter.sigHovered.connect(self._hover)
         self.hollow_item = pg.ScatterPlotItem(pxMode=True, symbol="o", size=11, brush=pg.mkBrush(None))
-        self.front_line = pg.PlotDataItem(pen=pg.mkPen(FRONT_COLOR, width=2, style=Qt.PenStyle.DashLine))
+        self.front_line = pg.PlotDataItem(pen=pg.mkPen(self.text_color, width=2, style=Qt.PenStyle.DashLine))
         item.addItem(self.front_line)
         item.addItem(self.scatter)
         item.addItem(self.hollow_item)
@@ -297,7 +296,9 @@ class EfficiencyChart(QWidget):
             self._legend_entry(self.hollow_item, "measured, not trained")
         for v in _nice_values(vmax if self.drawn else 0):
             self._legend_entry(_SizeSample(diameter(v), self.text_color), f"{_fmt_size(by, v)} {SIZES[by]}")
-        item.setTitle(self.title(), color=self.text_color.name())
+        self.legend.updateSize()
+        item.layout.setColumnFixedWidth(3, self.legend.layout.preferredWidth() if self.legend.items else 0)
+        item.setTitle(self.title(), color=self.text_color.name(), size="11pt")
         item.enableAutoRange()
 
         self.front_list.clear()
@@ -315,10 +316,9 @@ class EfficiencyChart(QWidget):
         self.legend.layout.setAlignment(label, Qt.AlignmentFlag.AlignVCenter)
 
     def title(self) -> str:
-        x, by = self.x_axis.currentData() or "train", self.size_by.currentData() or "params"
-        dataset = self.dataset.currentData()
-        on = f" on {dataset}" if dataset else ""
-        return f"Test accuracy vs {X_AXES[x].title}{on} (bubble area: {SIZES[by]})"
+        """Short, so the chart fits a small dock; the bubble size is in the legend."""
+        x, dataset = self.x_axis.currentData() or "train", self.dataset.currentData()
+        return f"{dataset + ': ' if dataset else ''}test accuracy vs {X_AXES[x].title}"
 
     def _steps(self, x: str) -> tuple[np.ndarray, np.ndarray]:
         """The front as a staircase bounding the region its runs dominate (linear x: the line takes the log)."""
@@ -382,7 +382,7 @@ class EfficiencyChart(QWidget):
             raise OSError(f"the image could not be written to {path}")
 
     def export_csv(self, path: str | os.PathLike) -> None:
-        from ..atomic import atomic_write
+        from ...atomic import atomic_write
 
         text = to_csv(self.visible_points(), self.front)
         atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))

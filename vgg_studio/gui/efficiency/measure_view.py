@@ -18,13 +18,13 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from ..spec import ArchSpec, errors
-from ..train_config import TrainConfig
-from ..units import nbytes
-from .background import BackgroundTask
+from ...spec import ArchSpec, errors
+from ...train_config import TrainConfig
+from ...units import nbytes
+from ..background import BackgroundTask
 
 if TYPE_CHECKING:
-    from ..measure import Measurement
+    from ...measure import Measurement
 
 TIME_COLOR, FLOP_COLOR = "#0072B2", "#E69F00"
 
@@ -33,11 +33,12 @@ class MeasureView(QWidget):
     measured = Signal(object)  # the new Measurement
 
     def __init__(self, spec: Callable[[], ArchSpec], config: Callable[[], TrainConfig],
-                 parent: QWidget | None = None, measure_fn=None) -> None:
+                 parent: QWidget | None = None, measure_fn=None, busy: Callable[[], str] = lambda: "") -> None:
         super().__init__(parent)
         self.setObjectName("measureView")
         self._spec, self._config = spec, config
         self._measure_fn = measure_fn  # a test double, else measure.measure (imported in the worker)
+        self._busy = busy  # why not now (a run would compete for the device), "" when free
         self.task: BackgroundTask | None = None
         self.result: Measurement | None = None
 
@@ -102,13 +103,14 @@ class MeasureView(QWidget):
             return
         spec, config = self._spec(), self._config()
         problems = errors(spec)
-        if problems:
-            self.text.setText(f"Cannot measure: {problems[0].message}")
+        reason = f"Cannot measure: {problems[0].message}" if problems else self._busy()
+        if reason:
+            self.text.setText(reason)
             return
         measure_fn = self._measure_fn
 
         def work(report, cancel: threading.Event):
-            from ..measure import MeasureCancelled, measure  # imported in the worker, off the GUI thread
+            from ...measure import MeasureCancelled, measure  # imported in the worker, off the GUI thread
 
             fn = measure_fn or measure
             try:

@@ -13,13 +13,14 @@ import threading
 from collections.abc import Callable
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
+from PySide6.QtWidgets import QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
-from ..events import Failed, Finished
-from ..spec import ArchSpec
-from ..sweep import KNOBS, SweepDone, SweepError, SweepStarted, VariantDone, VariantStarted, variants
-from ..train_config import TrainConfig
-from .background import BackgroundTask
+from ...events import Failed, Finished
+from ...spec import ArchSpec
+from ...sweep import KNOBS, SweepDone, SweepError, SweepStarted, VariantDone, VariantStarted, variants
+from ...train_config import TrainConfig
+from ..background import BackgroundTask
+from ..style import MUTED_STYLE
 
 EXAMPLES = {"ratio": "1, 2, 4, 8", "input_size": "28, 56, 112", "blocks": "1, 2, 3", "convs": "1, 2, 3",
             "dropout": "0, 0.3, 0.5", "hidden": "4096:4096, 512, none", "lr": "0.01, 0.05, 0.1",
@@ -41,11 +42,12 @@ class SweepPanel(QWidget):
 
     def __init__(self, spec: Callable[[], ArchSpec], config: Callable[[], TrainConfig],
                  runs_root: Callable[[], object] = lambda: None, parent: QWidget | None = None,
-                 train_fn=None) -> None:
+                 train_fn=None, busy: Callable[[], str] = lambda: "") -> None:
         super().__init__(parent)
         self.setObjectName("sweepPanel")
         self._spec, self._config, self._runs_root = spec, config, runs_root
         self._train_fn = train_fn  # a test double for engine.train
+        self._busy = busy  # why nothing may start now (a training run is going), "" when free
         self.task: BackgroundTask | None = None
         self.done: SweepDone | None = None
         self.current: VariantStarted | None = None
@@ -68,17 +70,22 @@ class SweepPanel(QWidget):
         self.status.setObjectName("sweepProgress")
         self.status.setWordWrap(True)
 
-        grid = QGridLayout(self)
-        grid.addWidget(QLabel("Vary"), 0, 0)
-        grid.addWidget(self.knob, 0, 1)
-        grid.addWidget(QLabel("over"), 0, 2)
-        grid.addWidget(self.values, 0, 3)
+        note = QLabel("Each value is one variant, trained one after another with the Training tab's settings "
+                      "as a normal run, grouped as a sweep in the Runs list and on the Efficiency chart.")
+        note.setWordWrap(True)
+        note.setStyleSheet(MUTED_STYLE)
+        form = QFormLayout()
+        form.addRow("Vary", self.knob)
+        form.addRow("Values", self.values)
         buttons = QHBoxLayout()
-        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.start_button, 1)
         buttons.addWidget(self.stop_button)
-        grid.addLayout(buttons, 0, 4)
-        grid.addWidget(self.status, 1, 0, 1, 5)
-        grid.setColumnStretch(3, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.status)
+        layout.addWidget(note)
+        layout.addStretch(1)
 
         self.refresh_knobs()
         self.knob.currentIndexChanged.connect(self._knob_changed)
@@ -133,10 +140,14 @@ class SweepPanel(QWidget):
         items = self.check()
         if not items:
             return
+        reason = self._busy()
+        if reason:
+            self.status.setText(reason)
+            return
         knob, root, train_fn = self.knob.currentData(), self._runs_root(), self._train_fn
 
         def work(report, cancel: threading.Event) -> SweepDone:
-            from ..sweep import run_sweep
+            from ...sweep import run_sweep
 
             return run_sweep(items, report, cancel, root=root, knob=knob, train_fn=train_fn)
 
