@@ -1,4 +1,4 @@
-"""The seed's own configuration on a CUDA GPU: d2l-small (VGG-11 widths / 4), 224x224 Fashion-MNIST, batch 128.
+"""d2l's own configuration on a CUDA GPU: d2l-small (VGG-11 widths / 4), 224x224 Fashion-MNIST, batch 128.
 
 d2l prints `2463.7 examples/sec on cuda:0` for this configuration (its timer counts training steps only).
 This runs `vgg_studio.engine.train` (bf16 autocast, channels_last, cudnn.benchmark, data on the GPU) for a
@@ -21,9 +21,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_training import SHARED_RAW, d2l_workers, engine_rate, prepare_data, reference_rate  # noqa: E402
+from bench_training import SHARED_RAW, d2l_workers, engine_rate, prepare_data, reference_rate
 
-from vgg_studio.spec import preset  # noqa: E402
+from vgg_studio.spec import preset
 
 D2L_EXAMPLES_PER_SEC = 2463.7
 

@@ -171,7 +171,7 @@ def write_section(text: str, section: str = SECTION) -> None:
         updated = pattern.sub(lambda _m: block, current, count=1)
     else:
         updated = current.rstrip() + "\n\n" + block
-    from vgg_studio.spec import atomic_write_text
+    from vgg_studio.atomic import atomic_write_text
 
     atomic_write_text(RESULTS, updated.rstrip() + "\n")
 

@@ -1,4 +1,4 @@
-"""Summary latency: `summarize` (meta device + FlopCounterMode) vs the seed's way (a real forward on CPU).
+"""Summary latency: `summarize` (meta device + FlopCounterMode) vs d2l's way (a real forward on CPU).
 
 Run: python benchmarks/bench_summary.py [--repeats N]
 Prints the median of N cold (uncached) runs per preset and the ratio to a real forward pass of one image,
@@ -44,7 +44,7 @@ def real_forward(name: str):
     def run():
         y = x
         with torch.no_grad():
-            for layer in net:  # the seed's `for blk in net: X = blk(X); print(...)` loop
+            for layer in net:  # d2l's `for blk in net: X = blk(X); print(...)` loop
                 y = layer(y)
     return run
 

@@ -37,10 +37,10 @@ from torch.utils import data as tud
 from torchvision import transforms
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from vgg_studio.engine import cpu_has_bf16, train  # noqa: E402
-from vgg_studio.model import build_initialized  # noqa: E402
-from vgg_studio.spec import preset  # noqa: E402
-from vgg_studio.train_config import TrainConfig  # noqa: E402
+from vgg_studio.engine import cpu_has_bf16, train
+from vgg_studio.model import build_initialized
+from vgg_studio.spec import preset
+from vgg_studio.train_config import TrainConfig
 
 SHARED_RAW = Path(__file__).resolve().parents[2] / "shared" / "data" / "FashionMNIST" / "raw"
 
@@ -78,12 +78,12 @@ def reference_rate(size: int, root: Path, batch_size: int, warmup: int, batches:
         optimizer.zero_grad()
         X, y = X.to(device), y.to(device)
         y_hat = net(X)
-        l = loss(y_hat, y)
-        l.backward()
+        batch_loss = loss(y_hat, y)
+        batch_loss.backward()
         optimizer.step()
         with torch.no_grad():
             acc = float((y_hat.argmax(axis=1).type(y.dtype) == y).type(y.dtype).sum())  # d2l.accuracy
-            metric[:] = [a + float(b) for a, b in zip(metric, (l * X.shape[0], acc, X.shape[0]))]
+            metric[:] = [a + float(b) for a, b in zip(metric, (batch_loss * X.shape[0], acc, X.shape[0]))]
 
     for _ in range(warmup):
         step(*next(train_iter))

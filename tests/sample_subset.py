@@ -8,7 +8,7 @@ import torch
 from vgg_studio import data
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def sample_subset(n_train: int, n_test: int, seed: int = 0) -> data.Dataset:
     """`n_train` / `n_test` images drawn with `seed` from the class-balanced sample, on the CPU."""
     full = data.load_dataset("sample")

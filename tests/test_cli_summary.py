@@ -30,10 +30,10 @@ def test_table_for_every_preset(capsys, name):
 def test_table_reads_like_the_seed(capsys):
     _, out, _ = run(capsys, "summary", "--preset", "vgg11")
     lines = out.splitlines()
-    assert any(l.startswith("block1.conv1") and "Conv2d" in l and "(1, 64, 224, 224)" in l and "640" in l
-               for l in lines)
-    assert any(l.startswith("flatten") and "(1, 25088)" in l for l in lines)
-    assert any(l.startswith("fc1 ") and "102,764,544" in l for l in lines)
+    assert any(line.startswith("block1.conv1") and "Conv2d" in line and "(1, 64, 224, 224)" in line
+               and "640" in line for line in lines)
+    assert any(line.startswith("flatten") and "(1, 25088)" in line for line in lines)
+    assert any(line.startswith("fc1 ") and "102,764,544" in line for line in lines)
     assert "Total parameters: 128,806,154" in out
     assert "79.8% of the total" in out
 
@@ -46,8 +46,8 @@ def test_json_document(capsys):
     assert set(first) >= {"name", "block", "type", "output_shape", "params", "flops"}
     assert first["output_shape"] == [1, 16, 224, 224] and first["block"] == 1
     assert doc["layers"][-1]["block"] is None and doc["layers"][-1]["output_shape"] == [1, 10]
-    assert sum(l["params"] for l in doc["layers"]) == doc["total_params"]
-    assert sum(l["flops"] for l in doc["layers"]) == doc["total_flops"]
+    assert sum(layer["params"] for layer in doc["layers"]) == doc["total_params"]
+    assert sum(layer["flops"] for layer in doc["layers"]) == doc["total_flops"]
 
 
 def test_csv(capsys):

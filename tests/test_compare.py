@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from vgg_studio.compare import ADDED, REMOVED, SAME, compare, load_reference
+from vgg_studio.compare import ADDED, SAME, compare, load_reference
 from vgg_studio.runs import RunFolder
 from vgg_studio.spec import Block, SpecError, preset, save
 from vgg_studio.summary import LayerRow, summarize

@@ -22,7 +22,7 @@ def make_run(root, name, spec=TINY, config=TrainConfig(epochs=1), dataset="sampl
 def test_label_says_what_changed_from_the_parent(tmp_path):
     first = make_run(tmp_path, "a")
     second = make_run(tmp_path, "b", spec=TINY.replace(ratio=2), parent=first)
-    third = make_run(tmp_path, "c", spec=TINY.replace(ratio=2), config=TrainConfig(epochs=3, lr=0.1), parent=second)
+    make_run(tmp_path, "c", spec=TINY.replace(ratio=2), config=TrainConfig(epochs=3, lr=0.1), parent=second)
     labels = {info.path.name: run_label(info, Setups()) for info in list_runs(tmp_path)}
     assert labels["a"].text == "tiny" and labels["a"].parent == ""
     assert labels["b"].text == "ratio 1 → 2" and labels["b"].parent == "a"

@@ -1,4 +1,4 @@
-"""The built model is the seed's net, layer for layer, and reproduces its printouts."""
+"""The built model is d2l's net, layer for layer, and reproduces its printouts."""
 
 import torch
 from torch import nn
@@ -8,7 +8,7 @@ from vgg_studio.spec import preset
 
 
 def d2l_vgg(conv_arch):
-    """The seed's code, verbatim in structure, as an independent reference."""
+    """d2l's code, verbatim in structure, as an independent reference."""
     conv_blks, in_channels = [], 1
     for num_convs, out_channels in conv_arch:
         layers = []

@@ -13,3 +13,9 @@ def test_readme_opens_with_two_commands_and_ci_runs_the_second():
     assert install_launch.endswith("vgg-studio") and "pip install" in install_launch
     assert install_test.endswith("pytest") and ".[test]" in install_test
     assert install_test in (ROOT / ".ci" / "run").read_text().splitlines()
+
+
+def test_ci_lints_with_ruff_before_the_tests():
+    lines = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert ".venv/bin/ruff check ." in lines
+    assert lines.index(".venv/bin/ruff check .") < max(i for i, line in enumerate(lines) if line.endswith("pytest"))

@@ -41,7 +41,7 @@ def test_unknown_preset_names_the_choices():
 
 
 def test_six_blocks_at_32_names_the_block_and_the_limit():
-    spec = preset("vgg11").replace(input_size=32, blocks=preset("vgg11").blocks + (Block(1, 512),))
+    spec = preset("vgg11").replace(input_size=32, blocks=(*preset("vgg11").blocks, Block(1, 512)))
     errs = errors(spec)
     assert len(errs) == 1
     assert errs[0].block == 5 and errs[0].field == "blocks"
@@ -135,7 +135,7 @@ def test_save_is_atomic_and_keeps_the_old_file_on_failure(tmp_path, monkeypatch)
         raise OSError("disk full")
 
     monkeypatch.setattr(spec_mod.os, "replace", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="disk full"):
         save(preset("vgg19"), path)
     assert load(path) == preset("vgg11")
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
@@ -153,3 +153,38 @@ def test_block_editing_helpers():
     assert spec.inserting(0, Block(1, 8)).blocks[0] == Block(1, 8)
     assert spec.removing(0).blocks == spec.blocks[1:]
     assert spec.moving(0, 4).blocks[-1] == Block(1, 64)
+
+
+# ---- issue 11: hostile architecture files are messages, not tracebacks or hangs --------------------------------
+
+@pytest.mark.parametrize("text, words", [
+    ("[" * 100_000 + "]" * 100_000, "nests lists or objects too deeply"),
+    ('{"blocks": [[1, ' + "9" * 5000 + "]]}", "a number with thousands of digits"),
+    ('{"blocks": [[1, ' + "9" * 3011 + "]]}", "is a 3,011-digit number"),
+    ('{"name": "bad \\ud800 name", "blocks": [[1, 64]]}', "a lone surrogate, U+D800"),
+    ('{"name": "' + "x" * 1_000 + '", "blocks": [[1, 64]]}', "'name' is 1,000 characters long"),
+    ('{"blocks": [' + ", ".join(["[1, 64]"] * 5000) + "]}", "'blocks' has 5,000 entries"),
+    ('{"name": "x",\n "blocks": [[1, 64]],\n "hidden": [4096, "oops]}',
+     "Unterminated string starting at line 3, column 19"),
+])
+def test_hostile_files_give_one_clear_message(tmp_path, text, words):
+    path = tmp_path / "arch.json"
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    with pytest.raises(SpecError) as caught:
+        load(path)
+    message = str(caught.value)
+    assert words in message and len(message) < 400, message
+
+
+def test_an_oversized_file_is_refused_without_reading_it_all(tmp_path):
+    path = tmp_path / "huge.json"
+    path.write_bytes(b" " * 2_000_001)
+    with pytest.raises(SpecError, match="larger than 1 MB"):
+        load(path)
+
+
+def test_many_blocks_do_not_put_a_giant_number_in_a_suggestion():
+    spec = preset("vgg11").replace(blocks=tuple(Block(1, 64) for _ in range(1000)))
+    messages = [p.message for p in errors(spec)]
+    assert any("At most 16 blocks" in m for m in messages)
+    assert max(len(m) for m in messages) < 200

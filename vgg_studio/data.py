@@ -1,8 +1,8 @@
-"""Datasets as whole uint8 tensors on the training device, and whole-batch resize/normalise (no Qt).
+"""Locating and loading datasets as whole uint8 tensors on the training device (no Qt).
 
-Why this shape (DESIGN.md section 5): per-image PIL transforms in DataLoader workers are what make the
-d2l reference pipeline slow. Fashion-MNIST is 47 MB as uint8, so it lives as one tensor on the device,
-batches are drawn by index, and resizing/normalising is one batched op on the device.
+Why this shape: per-image PIL transforms in DataLoader workers are what make the d2l reference pipeline
+slow. Fashion-MNIST is 47 MB as uint8, so it lives as one tensor on the device; `batching` draws batches
+by index and resizes/normalises them as one op there.
 
 Full sets come through torchvision from a data folder (downloading where the network allows); the
 bundled real Fashion-MNIST sample in `resources/` works offline. Every failure a user can cause or fix
@@ -26,35 +26,30 @@ import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from .atomic import atomic_write
+from .atomic import atomic_write, atomic_write_text
 from .paths import user_dir
 from .resources import ResourceError, resource_path
+from .train_config import DATASET_LABELS, DATASETS
 
-DATASETS = ("sample", "fashion-mnist", "mnist", "cifar10")
 SAMPLE_PARTS = ("fashion-mnist-sample", "fashion-mnist-sample.npz")
 
 # The same names as torchvision's FashionMNIST.classes (a test checks it); kept here so
 # that listing datasets or loading the sample does not import torchvision.
 FASHION_MNIST_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-)  # fmt: skip
+)
 
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 CIFAR_FOLDER = "cifar-10-batches-py"
 CIFAR_ARCHIVE = "cifar-10-python.tar.gz"
 CIFAR_FILES = ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch",
-               "batches.meta")  # fmt: skip
+               "batches.meta")
 
-_TITLES = {"sample": "The Fashion-MNIST sample", "fashion-mnist": "Fashion-MNIST", "mnist": "MNIST",
-           "cifar10": "CIFAR-10"}  # fmt: skip
 _IDX_FOLDERS = {"fashion-mnist": "FashionMNIST", "mnist": "MNIST"}  # torchvision's <root>/<ClassName>/raw
 _ALIASES = {"fashionmnist": "fashion-mnist", "fmnist": "fashion-mnist", "cifar-10": "cifar10"}
 
@@ -64,7 +59,7 @@ _ALIASES = {"fashionmnist": "fashion-mnist", "fmnist": "fashion-mnist", "cifar-1
 _DOWNLOAD_ERRORS = (OSError, RuntimeError, http.client.HTTPException, tarfile.TarError, EOFError, zlib.error)
 # What reading a damaged file raises (torchvision's IDX reader asserts on a bad header).
 _READ_ERRORS = (OSError, RuntimeError, ValueError, TypeError, AssertionError, EOFError, KeyError, zlib.error,
-                zipfile.BadZipFile)  # fmt: skip
+                zipfile.BadZipFile)
 
 
 class DataError(Exception):
@@ -133,17 +128,17 @@ def _cifar_present(root: Path) -> bool:
 
 def _hint(name: str, root: Path) -> str:
     """Where the files go, which files, and the two ways to get them."""
-    title = _TITLES[name]
+    title = DATASET_LABELS[name]
     if name in _IDX_FOLDERS:
         folder = root / _IDX_FOLDERS[name] / "raw"
         files = ", ".join(f"{f}.gz" for f in IDX_FILES)
         return (f"{title} is not in {folder}. Expected the four files {files} there (gzipped or not). "
                 f"Connect to the internet and load it again to download them, or copy the four files into "
-                f"that folder; until then the bundled Fashion-MNIST sample works offline.")  # fmt: skip
+                f"that folder; until then the bundled Fashion-MNIST sample works offline.")
     files = ", ".join(CIFAR_FILES)
     return (f"{title} is not in {root / CIFAR_FOLDER}. Expected {CIFAR_ARCHIVE} in {root}, or its extracted "
             f"files ({files}) in {root / CIFAR_FOLDER}. Connect to the internet and load it again to download "
-            f"it, or copy the archive into {root}.")  # fmt: skip
+            f"it, or copy the archive into {root}.")
 
 
 def availability(data_dir: str | os.PathLike[str] | None = None) -> dict[str, Availability]:
@@ -197,6 +192,8 @@ def load_dataset(
         classes, train, test = _load_idx(key, root, download)
     else:
         classes, train, test = _load_cifar10(root, download)
+    for split_name, split in (("training", train), ("test", test)):
+        _check_split(key, root, split_name, split, len(classes))
     mean, std = _channel_stats(train.images)
     dataset = Dataset(
         name=key,
@@ -220,7 +217,7 @@ def _load_sample() -> tuple[tuple[str, ...], Split, Split]:
         with np.load(path, allow_pickle=False) as arrays:
             splits = [
                 Split(torch.from_numpy(arrays[f"{s}_images"]).unsqueeze(1),
-                      torch.from_numpy(arrays[f"{s}_labels"].astype(np.int64)))  # fmt: skip
+                      torch.from_numpy(arrays[f"{s}_labels"].astype(np.int64)))
                 for s in ("train", "test")
             ]
     except _READ_ERRORS as error:
@@ -241,7 +238,8 @@ def _load_idx(key: str, root: Path, download: bool) -> tuple[tuple[str, ...], Sp
         try:
             tv_class(str(root), train=True, download=True)
         except _DOWNLOAD_ERRORS as error:
-            raise DataError(f"Downloading {_TITLES[key]} failed ({_reason(error)}). {_hint(key, root)}") from None
+            raise DataError(f"Downloading {DATASET_LABELS[key]} failed ({_reason(error)}). "
+                            f"{_hint(key, root)}") from None
     try:
         if _gunzip_in_place(raw):
             return _read_idx_with_torchvision(tv_class, root)
@@ -251,7 +249,7 @@ def _load_idx(key: str, root: Path, download: bool) -> tuple[tuple[str, ...], Sp
             return _read_idx_with_torchvision(tv_class, Path(tmp))
     except _READ_ERRORS as error:
         raise DataError(
-            f"The {_TITLES[key]} files in {raw} cannot be read ({_reason(error)}). They may be damaged or "
+            f"The {DATASET_LABELS[key]} files in {raw} cannot be read ({_reason(error)}). They may be damaged or "
             f"incomplete: delete them and load again to download fresh copies, or copy the four files again."
         ) from None
 
@@ -264,20 +262,46 @@ def _read_idx_with_torchvision(tv_class: type, root: Path) -> tuple[tuple[str, .
     return tuple(tv_class.classes), splits[0], splits[1]
 
 
+def _stamp(raw: Path, name: str) -> Path:
+    """Beside a decompressed file: the size and mtime of the .gz it was made from."""
+    return raw / f".{name}.from-gz"
+
+
+def _gz_signature(gz: Path) -> str:
+    """Size, modification and change time: any copy or rewrite of the .gz changes at least the last."""
+    info = gz.stat()
+    return f"{info.st_size} {info.st_mtime_ns} {info.st_ctime_ns}\n"
+
+
+def _needs_gunzip(raw: Path, name: str) -> bool:
+    """The decompressed file is missing, or was not made from the .gz beside it as that is now (a good .gz
+    copied over a damaged one, or files downloaded afresh); a plain file without a .gz is used as it is."""
+    plain, gz = raw / name, raw / f"{name}.gz"
+    if not plain.is_file():
+        return True
+    if not gz.is_file():
+        return False
+    try:
+        return _stamp(raw, name).read_text(encoding="ascii") != _gz_signature(gz)
+    except (OSError, UnicodeDecodeError):
+        return True
+
+
 def _gunzip_in_place(raw: Path) -> bool:
     """Write the uncompressed IDX files torchvision looks for beside their .gz; False if the folder is read-only.
 
     A folder whose mode says read-only is left alone even where we could write (as root), so a shared
     copy of the data is never modified.
     """
-    missing = [name for name in IDX_FILES if not (raw / name).is_file()]
-    if not missing:
+    stale = [name for name in IDX_FILES if _needs_gunzip(raw, name)]
+    if not stale:
         return True
     if not (os.access(raw, os.W_OK) and raw.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)):
         return False
-    for name in missing:
+    for name in stale:
         try:
             _gunzip(raw / f"{name}.gz", raw / name)
+            atomic_write_text(_stamp(raw, name), _gz_signature(raw / f"{name}.gz"))
         except OSError as error:
             if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
                 return False
@@ -286,12 +310,13 @@ def _gunzip_in_place(raw: Path) -> bool:
 
 
 def _decompress_into(raw: Path, target_dir: Path) -> None:
+    """Fresh decompressed copies in `target_dir`, from the .gz files where there are any."""
     target_dir.mkdir(parents=True)
     for name in IDX_FILES:
-        if (raw / name).is_file():
-            shutil.copyfile(raw / name, target_dir / name)
-        else:
+        if (raw / f"{name}.gz").is_file():
             _gunzip(raw / f"{name}.gz", target_dir / name)
+        else:
+            shutil.copyfile(raw / name, target_dir / name)
 
 
 def _gunzip(source: Path, target: Path) -> None:
@@ -338,6 +363,28 @@ def _load_cifar10(root: Path, download: bool) -> tuple[tuple[str, ...], Split, S
     return classes, splits[0], splits[1]
 
 
+def _check_split(key: str, root: Path, split_name: str, split: Split, num_classes: int) -> None:
+    """Images and labels that belong together: as many of each, every label a class (else training is wrong)."""
+    images, labels = int(split.images.shape[0]), int(split.labels.shape[0])
+    if images and labels and images == labels and 0 <= int(split.labels.min()) <= int(split.labels.max()) < num_classes:
+        return
+    if images != labels:
+        problem = f"its {split_name} split has {images:,} images but {labels:,} labels"
+    elif not images:
+        problem = f"its {split_name} split is empty"
+    else:
+        problem = f"its {split_name} labels are not all between 0 and {num_classes - 1}"
+    if key == "sample":
+        fix = "reinstall vgg-studio"
+    elif key == "cifar10":
+        fix = f"delete {root / CIFAR_FOLDER} and {CIFAR_ARCHIVE}, then load again to get fresh copies"
+    else:
+        fix = (f"copy all four files into {root / _IDX_FOLDERS[key] / 'raw'} again, or delete them and load "
+               f"again to download fresh copies")
+    raise DataError(f"{DATASET_LABELS[key]} cannot be used: {problem}, so the files do not belong together or "
+                    f"one is damaged; {fix}.")
+
+
 def _reason(error: BaseException, limit: int = 300) -> str:
     """The error's own words on one line (torchvision's download errors span several), shortened."""
     text = " ".join(str(error).split()) or type(error).__name__
@@ -356,62 +403,3 @@ def _channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float
         means.append(float(mean) / 255.0)
         stds.append(float(var.sqrt()) / 255.0)
     return tuple(means), tuple(stds)
-
-
-# ---- batching -----------------------------------------------------------------------------------------
-
-
-def batch_indices(
-    n: int, batch_size: int, generator: torch.Generator | None, device: torch.device | str
-) -> list[torch.Tensor]:
-    """Index batches over range(n) on `device`: a seeded permutation (None: in order); last partial batch kept."""
-    if n < 0 or batch_size < 1:
-        raise ValueError(f"batch_indices needs n >= 0 and batch_size >= 1 (got n={n}, batch_size={batch_size})")
-    if n == 0:
-        return []  # Tensor.split would give one empty batch
-    if generator is None:
-        order = torch.arange(n, device=device)
-    else:
-        order = torch.randperm(n, generator=generator, device=generator.device).to(device)
-    return list(order.split(batch_size))
-
-
-@lru_cache(maxsize=32)
-def _affine(mean: tuple[float, ...], std: tuple[float, ...], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Scale and shift (1, C, 1, 1) that map uint8 values to normalised ones; cached so no per-batch copy."""
-    m = torch.tensor(mean, dtype=torch.float64)
-    s = torch.tensor(std, dtype=torch.float64)
-    scale = (1.0 / (255.0 * s)).to(torch.float32).view(1, -1, 1, 1).to(device)
-    shift = (-m / s).to(torch.float32).view(1, -1, 1, 1).to(device)
-    return scale, shift
-
-
-def prepare_batch(
-    images_u8: torch.Tensor,
-    size: int,
-    mean: Sequence[float],
-    std: Sequence[float],
-    *,
-    channels_last: bool = False,
-    dtype: torch.dtype = torch.float32,
-) -> torch.Tensor:
-    """Resize a uint8 batch (N, C, H, W) to size x size on its device, scale to [0, 1] and normalise.
-
-    Normalising is done first, at the native size: bilinear interpolation (with or without antialias) is
-    a weighted average with weights summing to 1, so it commutes with the per-channel affine map, and the
-    affine map then touches 28x28 pixels instead of 224x224.
-    """
-    if images_u8.dim() != 4:
-        raise ValueError(f"prepare_batch expects images (N, C, H, W), got shape {tuple(images_u8.shape)}")
-    channels = images_u8.shape[1]
-    mean_t, std_t = tuple(float(v) for v in mean), tuple(float(v) for v in std)
-    if len(mean_t) != len(std_t) or len(mean_t) not in (1, channels):
-        raise ValueError(f"mean/std have {len(mean_t)}/{len(std_t)} values for {channels} channel(s)")
-    scale, shift = _affine(mean_t, std_t, images_u8.device)
-    x = images_u8.to(torch.float32).mul_(scale).add_(shift)
-    height, width = x.shape[-2:]
-    if (height, width) != (size, size):
-        downscale = size < height or size < width
-        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=downscale)
-    memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    return x.to(dtype=dtype, memory_format=memory_format)

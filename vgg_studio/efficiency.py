@@ -88,9 +88,10 @@ def _dtype(device: str, amp: bool) -> str:
     import torch
 
     from .engine import uses_bf16
+    from .train_config import TrainConfig
 
     try:
-        return "bfloat16" if uses_bf16(torch.device(device or "cpu"), amp) else "float32"
+        return "bfloat16" if uses_bf16(TrainConfig(amp=amp), torch.device(device or "cpu")) else "float32"
     except RuntimeError:  # a device string this torch does not know
         return "float32"
 

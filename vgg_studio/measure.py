@@ -238,8 +238,8 @@ class _Bench:
 def _bench(spec: ArchSpec, config: TrainConfig, batch_size: int) -> _Bench:
     check(spec)
     device = pick_device(config.device)
-    bf16 = uses_bf16(device, config.amp)
-    cl = uses_channels_last(device, config.channels_last)
+    bf16 = uses_bf16(config, device)
+    cl = uses_channels_last(config, device)
     gen = torch.Generator().manual_seed(0)
     torch.manual_seed(0)
     net = build_initialized(spec)
@@ -510,7 +510,7 @@ def probe_train_speed(spec: ArchSpec, config: TrainConfig = TrainConfig(), *, bu
     """
     check(spec)
     device = pick_device(config.device)
-    dtype = "bfloat16" if uses_bf16(device, config.amp) else "float32"
+    dtype = "bfloat16" if uses_bf16(config, device) else "float32"
     bs = config.batch_size
     summary = summarize(spec)
     act_bytes = 2 if dtype == "bfloat16" else FLOAT32_BYTES

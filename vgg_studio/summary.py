@@ -16,21 +16,19 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from .model import build_model
 from .spec import ArchSpec, Problem, validate
+from .train_config import OPTIMIZER_STATE_COPIES
 
 FLOAT32_BYTES = 4
-
-# Optimizer state per parameter, in copies of the parameter tensor.
-OPTIMIZER_STATE_COPIES = {"sgd": 0, "sgd-momentum": 1, "adam": 2, "adamw": 2}
 
 
 @dataclass(frozen=True)
 class LayerRow:
-    """One leaf layer, as the seed's `print(layer.__class__.__name__, 'output shape:', X.shape)` loop sees it."""
+    """One leaf layer, as d2l's `print(layer.__class__.__name__, 'output shape:', X.shape)` loop sees it."""
 
     index: int
     name: str  # readable path: "block1.conv1", "block1.pool", "flatten", "fc1", "fc1.relu", ...
     block: int | None  # 0-based VGG block, None for Flatten and the classifier
-    type: str  # module class name, as the seed prints it
+    type: str  # module class name, as d2l prints it
     output_shape: tuple[int, ...]  # including the batch dimension 1
     params: int
     flops: int

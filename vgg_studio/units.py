@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 
 def thousands(n: int) -> str:
     return f"{n:,}"
@@ -21,6 +23,11 @@ def nbytes(n: float) -> str:
         if abs(n) >= factor:
             return f"{n / factor:.1f} {prefix}"
     return f"{n:.0f} B"
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """'1 batch', '40 batches': a count with its noun in the right number."""
+    return f"{n:,} {one if n == 1 else many or one + 's'}"
 
 
 def shape(dims: tuple[int, ...] | list[int]) -> str:
@@ -51,3 +58,12 @@ def percent_change(delta: float, base: float) -> str:
         return "0%"
     digits = 2 if abs(pct) < 1 else 1 if abs(pct) < 10 else 0
     return f"{pct:+.{digits}f}%"
+
+
+def format_duration(seconds: float) -> str:
+    """Elapsed time or ETA as h:mm:ss or m:ss; '?' for a value not measured yet (NaN, negative, infinite)."""
+    if not math.isfinite(seconds) or seconds < 0:
+        return "?"
+    minutes, secs = divmod(int(seconds + 0.5), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -7,7 +7,11 @@ import sys
 
 from ..spec import PRESET_NAMES, ArchSpec, SpecError, load, preset, validate
 
-EXIT_USAGE = 2
+# Exit statuses of every vgg-studio command (the window's too).
+EXIT_OK = 0
+EXIT_FAILED = 1  # the work itself failed: a run diverged, ran out of memory or could not write its files
+EXIT_USAGE = 2  # bad input: a flag, a file or missing data; argparse uses 2 as well
+EXIT_STOPPED = 130  # stopped with Ctrl-C, as a shell reports SIGINT, so `train && next` does not go on
 
 
 def add_arch_args(parser: argparse.ArgumentParser, required: bool = True) -> None:
@@ -46,6 +50,7 @@ def apply_overrides(spec: ArchSpec, args: argparse.Namespace) -> ArchSpec:
 
 
 def fail(message: str) -> int:
+    """Report bad input on stderr in argparse's words and return EXIT_USAGE."""
     print(f"vgg-studio: error: {message}", file=sys.stderr)
     return EXIT_USAGE
 

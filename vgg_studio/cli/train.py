@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import signal
 import sys
 import threading
@@ -11,12 +10,10 @@ from typing import TextIO
 
 from ..events import BatchProgress, EpochEnd, Event, Failed, Finished, RunStarted
 from ..spec import SpecError
-from ..train_config import DATASET_CHOICES, DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig, validate_config
-from .common import EXIT_USAGE, add_arch_args, fail, spec_from_args, warn_problems
-
-EXIT_FAILED = 1
-EXIT_STOPPED = 130  # stopped with Ctrl-C, like a shell reports SIGINT: `train && next` does not go on
-DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3}  # d2l's 0.05 is for SGD; Adam wants ~1e-3
+from ..train_config import (DATASET_CHOICES, DEFAULT_LR, DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig,
+                            validate_config)
+from ..units import format_duration, plural
+from .common import EXIT_FAILED, EXIT_OK, EXIT_STOPPED, EXIT_USAGE, add_arch_args, fail, spec_from_args, warn_problems
 # Flags that also apply when resuming (each overrides what the run was started with).
 CONFIG_FLAGS = ("dataset", "data_dir", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay",
                 "schedule", "device", "seed")
@@ -63,15 +60,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "the runs folder, $VGG_STUDIO_RUNS or ~/.local/share/vgg-studio/runs)")
     where.add_argument("--resume", metavar="RUN_DIR", help="continue that run from its last finished epoch "
                        "(give --epochs to go further than it was set to)")
+    p.add_argument("--parent", metavar="RUN_DIR", help="the run this one changes (the Runs list then labels it "
+                   "by what differs, e.g. 'ratio 1 → 2')")
     p.set_defaults(func=run_train)
 
 
-def _config(args: argparse.Namespace, base: TrainConfig) -> TrainConfig:
-    """`base` with every training flag that was given (flags a command does not have count as not given)."""
+def _config(args: argparse.Namespace, base: TrainConfig, resuming: bool = False) -> TrainConfig:
+    """`base` with the flags given (flags a command does not have count as not given); a new run with another
+    optimizer gets that optimizer's default lr."""
     given = {k: getattr(args, k) for k in CONFIG_FLAGS if getattr(args, k, None) is not None}
     if getattr(args, "amp", None) is not None:
         given["amp"] = args.amp
-    if "lr" not in given and "optimizer" in given and base.lr == DEFAULT_LR[base.optimizer]:
+    if not resuming and "lr" not in given and "optimizer" in given and base.lr == DEFAULT_LR[base.optimizer]:
         given["lr"] = DEFAULT_LR[given["optimizer"]]
     return base.replace(**given)
 
@@ -89,13 +89,6 @@ def _announce_dataset(config: TrainConfig) -> None:
               f"(use --dataset fashion-mnist to download the full set).", file=sys.stderr)
     else:
         print(f"vgg-studio: training on the full Fashion-MNIST in {folder}.", file=sys.stderr)
-
-
-def _clock(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "?"
-    s = int(seconds + 0.5)
-    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
 class Printer:
@@ -116,8 +109,9 @@ class Printer:
         if isinstance(event, RunStarted):
             self.epochs = event.epochs
             resumed = f", resuming after epoch {event.start_epoch}" if event.start_epoch else ""
+            batches = plural(event.batches_per_epoch, "batch", "batches")
             print(f"training {event.params:,} parameters on {event.device}: {event.dataset}, {event.num_train:,} "
-                  f"train / {event.num_test:,} test images, {event.batches_per_epoch} batches per epoch"
+                  f"train / {event.num_test:,} test images, {batches} per epoch"
                   f"{resumed}", file=self.err)
             print(f"run folder: {event.run_dir}", file=self.err)
         elif isinstance(event, BatchProgress):
@@ -125,7 +119,7 @@ class Printer:
             filled = int(width * event.batch / event.num_batches)
             text = (f"epoch {event.epoch}/{self.epochs} [{'#' * filled}{'.' * (width - filled)}] "
                     f"{event.batch}/{event.num_batches}  loss {event.train_loss:.3f}  acc {event.train_acc:.3f}  "
-                    f"{event.examples_per_sec:.1f} ex/s  ETA {_clock(event.eta_s)}")
+                    f"{event.examples_per_sec:.1f} ex/s  ETA {format_duration(event.eta_s)}")
             if self.live:
                 self.err.write("\r\033[K" + text)
                 self.pending = True
@@ -136,17 +130,19 @@ class Printer:
             self._clear()
             print(f"epoch {event.epoch}/{self.epochs}: loss {event.train_loss:.3f}, train acc {event.train_acc:.3f}, "
                   f"test acc {event.test_acc:.3f}, {event.examples_per_sec:.1f} examples/sec, "
-                  f"{_clock(event.elapsed_s)} elapsed", file=self.out, flush=True)
+                  f"{format_duration(event.elapsed_s)} elapsed", file=self.out, flush=True)
         elif isinstance(event, Finished):
             self._clear()
             if event.cancelled:
-                print(f"vgg-studio: stopped on request after {event.epochs_done} finished epoch"
-                      f"{'s' if event.epochs_done != 1 else ''}; the run folder keeps what was measured.",
+                kept = ("the run folder keeps what was measured" if event.run_dir
+                        else "nothing was measured yet, so no run folder was kept")
+                print(f"vgg-studio: stopped on request after {plural(event.epochs_done, 'finished epoch')}; {kept}.",
                       file=self.err)
             if event.epochs_done:
                 for line in event.summary_lines():
                     print(line, file=self.out)
-            print(f"run folder: {event.run_dir}", file=self.out, flush=True)
+            if event.run_dir:
+                print(f"run folder: {event.run_dir}", file=self.out, flush=True)
         elif isinstance(event, Failed):
             self._clear()
 
@@ -175,7 +171,7 @@ class _CtrlC:
 
 def run_train(args: argparse.Namespace) -> int:
     from ..engine import train
-    from ..runs import RunError, load_run
+    from ..runs import RunError, load_run, load_setup
 
     arch_given = args.preset or args.arch
     overrides = [k for k in ("input_size", "in_channels", "ratio", "num_classes") if getattr(args, k) is not None]
@@ -187,7 +183,7 @@ def run_train(args: argparse.Namespace) -> int:
             record = load_run(args.resume)
         except RunError as exc:
             return fail(str(exc))
-        spec, config = record.spec, _config(args, record.config)
+        spec, config = record.spec, _config(args, record.config, resuming=True)
     else:
         if not arch_given:
             return fail("choose an architecture: --preset NAME (e.g. --preset tiny) or --arch FILE.json.")
@@ -204,12 +200,20 @@ def run_train(args: argparse.Namespace) -> int:
     problems = validate_config(config)
     if problems:
         return fail(" ".join(problems))
+    if args.parent:
+        if args.resume:
+            return fail("--parent is for a new run; a resumed run keeps the parent it was started with.")
+        try:
+            load_setup(args.parent)
+        except RunError as exc:
+            return fail(f"--parent: {exc}")
     _announce_dataset(config)
 
     cancel = threading.Event()
     try:
         with _CtrlC(cancel):
-            result = train(spec, config, on_event=Printer(), cancel=cancel, run_dir=args.out, resume=args.resume)
+            result = train(spec, config, on_event=Printer(), cancel=cancel, run_dir=args.out, resume=args.resume,
+                           parent=args.parent)
     except KeyboardInterrupt:
         print("vgg-studio: interrupted; the run folder keeps its last finished epoch.", file=sys.stderr)
         return EXIT_STOPPED
@@ -218,4 +222,4 @@ def run_train(args: argparse.Namespace) -> int:
         if result.run_dir:
             print(f"run folder: {result.run_dir}", file=sys.stderr)
         return EXIT_USAGE if result.kind in ("data", "spec") else EXIT_FAILED
-    return EXIT_STOPPED if result.cancelled else 0
+    return EXIT_STOPPED if result.cancelled else EXIT_OK
