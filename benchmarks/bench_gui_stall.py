@@ -10,6 +10,7 @@ once it is done, Start sweep clicked in the Sweep panel with `--vary`. The stall
 click to the end is the longest the window was unresponsive. Target: never over 100 ms (median of the
 rounds). `--write-results` replaces the "GUI stalls: measure and sweep" section of benchmarks/RESULTS.md.
 """
+# ruff: noqa: E501  (the markdown table rows it writes are long)
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_gui_training import StallMeter, wait_until, write_section  # noqa: E402  (a sibling script)
+from bench_gui_training import StallMeter, wait_until, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## GUI stalls: measure and sweep"

@@ -22,7 +22,6 @@ CPU = TrainConfig(device="cpu", batch_size=8)
 @pytest.fixture(autouse=True)
 def isolated(monkeypatch, tmp_path):
     monkeypatch.setenv("VGG_STUDIO_MEASUREMENTS", str(tmp_path / "measurements.json"))
-    monkeypatch.setattr(measure, "_probe_cache", {})
 
 
 @pytest.fixture(scope="module")
@@ -108,25 +107,6 @@ def test_cancel_stores_nothing():
     with pytest.raises(MeasureCancelled):
         measure.measure(TINY, CPU, budget_s=0.2, on_progress=progress, cancel=cancel)
     assert seen[0] == "setting up" and load_measurements() == []
-
-
-def test_probe_is_cached_and_uses_measurements(tiny_fp32):
-    first = measure.probe_train_speed(TINY, CPU.replace(amp=False), budget_s=0.05)
-    assert first.source == "probe" and first.examples_per_sec > 0 and first.batch_size == 8
-    again = measure.probe_train_speed(TINY, CPU.replace(amp=False))
-    assert again.source == "cache" and again.examples_per_sec == first.examples_per_sec
-    assert again.epoch_seconds(800) == pytest.approx(800 / first.examples_per_sec)
-    m = Measurement.from_dict({**json.loads(json.dumps(tiny_fp32.to_dict())), "batch_size": 4})
-    measure.save_measurement(m)
-    stored = measure.probe_train_speed(TINY, CPU.replace(amp=False, batch_size=4))
-    assert stored.source == "measurement" and stored.examples_per_sec == m.train_examples_per_sec
-
-
-def test_probe_batch_shrinks_to_fit(monkeypatch):
-    monkeypatch.setattr(measure, "PROBE_MEMORY_BYTES", 8 << 20)
-    probe = measure.probe_train_speed(TINY, CPU.replace(amp=False, batch_size=512), budget_s=0.05)
-    assert probe.batch_size < 512
-    assert summarize(TINY).training_memory(probe.batch_size).total_bytes <= 8 << 20
 
 
 def test_cli_json(capsys):

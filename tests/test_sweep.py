@@ -139,10 +139,11 @@ def test_stop_during_the_second_variant(tmp_path):
     first, second = done.results
     assert isinstance(first.result, Finished) and not first.result.cancelled and first.result.epochs_done == 1
     assert isinstance(second.result, Finished) and second.result.cancelled
+    assert second.result.run_dir == ""  # stopped before its first point: nothing to keep, its folder is gone
     assert not any(isinstance(e, VariantStarted) and e.index == 3 for e in events)
     assert isinstance(events[-1], type(done)) and events[-2] == second and isinstance(second, VariantDone)
     statuses = {i.sweep.label: i.status for i in list_runs(tmp_path / "sw")}
-    assert statuses == {"ratio=1": "finished", "ratio=2": "cancelled"}
+    assert statuses == {"ratio=1": "finished"}
     assert json.loads((tmp_path / "sw" / "sweep.json").read_text())["status"] == "stopped"
 
 
@@ -154,8 +155,8 @@ def test_cli_sweep_then_runs(tmp_path, capsys):
     assert code == 0, err
     assert "variant 1/2: ratio=2" in err and "variant 2/2: ratio=4" in err
     table = out[out.index("variant  "):].splitlines()
-    assert table[0].split() == ["variant", "parameters", "GFLOP", "train", "ex/s", "test", "acc", "wall", "time",
-                                "status"]
+    assert table[0].split() == ["variant", "parameters", "GFLOP", "train", "ex/s", "best", "test", "acc", "wall",
+                                "time", "status"]
     assert table[1].split()[0] == "ratio=2" and table[2].split()[0] == "ratio=4"
     assert f"vgg-studio runs --runs-dir {out_dir}" in out
 

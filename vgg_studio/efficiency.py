@@ -5,10 +5,10 @@ training memory) and, on request, one per measured-but-untrained variant from th
 window's efficiency chart and `vgg-studio runs` (table, JSON, CSV, `--chart`) both read these, so both show
 the same numbers. No Qt here.
 
-Where the numbers come from: training speed is the median over the run's epochs of its training-step
-examples/sec (as d2l times it); inference speed is the median of its test passes' examples/sec (runs made
-before that was recorded fall back to a stored measurement of the same architecture, device, batch size and
-dtype); memory is a stored measurement's peak when there is one, else the summary's prediction (the CSV and
+Where the numbers come from: training speed is the run's training-step examples/sec over all its epochs
+(as d2l times it, and as `train` prints it last); inference speed is the same over its test passes (runs
+made before that was recorded fall back to a stored measurement of the same architecture, device, batch
+size and dtype); memory is a stored measurement's peak when there is one, else the summary's prediction (the CSV and
 JSON say which).
 """
 
@@ -79,9 +79,11 @@ class Point:
         return f"{self.arch_name} {self.label}" if self.label else self.name
 
 
-def _median(values: Iterable[float | None]) -> float | None:
+def _overall_rate(values: Iterable[float | None]) -> float | None:
+    """Examples/sec over all epochs (total examples / total time: the harmonic mean of equal-sized epochs'
+    rates), the number `train` prints last and `sweep` tabulates."""
     vals = [v for v in values if v is not None and v > 0]
-    return statistics.median(vals) if vals else None
+    return statistics.harmonic_mean(vals) if vals else None
 
 
 def _dtype(device: str, amp: bool) -> str:
@@ -106,7 +108,7 @@ def collect(root: str | Path | None = None, *, dataset: str | None = None, sweep
     by_key = {m.key: m for m in reversed(stored)}  # newest wins
     points, used = [], set()
     for info in list_runs(root):
-        if dataset and info.dataset != dataset or sweep and (info.sweep is None or info.sweep.id != sweep):
+        if (dataset and info.dataset != dataset) or (sweep and (info.sweep is None or info.sweep.id != sweep)):
             continue
         try:
             record = load_run(info.path)
@@ -118,7 +120,7 @@ def collect(root: str | Path | None = None, *, dataset: str | None = None, sweep
         key = f"{arch_key(record.spec)}|{info.device}|{cfg.batch_size}|{dtype}"
         m = by_key.get(key)
         used.add(key)
-        infer = _median(e.get("test_examples_per_sec") for e in record.epochs)
+        infer = _overall_rate(e.get("test_examples_per_sec") for e in record.epochs)
         if infer is None and m is not None:
             infer = m.inference_examples_per_sec
         if m is not None:
@@ -132,7 +134,7 @@ def collect(root: str | Path | None = None, *, dataset: str | None = None, sweep
             sweep=info.sweep.id if info.sweep else "", arch_name=info.arch_name, dataset=info.dataset,
             status=info.status, device=info.device, epochs_done=info.epochs_done, params=info.params,
             flops=summary.total_flops, test_acc=info.best_test_acc,
-            train_examples_per_sec=_median(e.get("examples_per_sec") for e in record.epochs),
+            train_examples_per_sec=_overall_rate(e.get("examples_per_sec") for e in record.epochs),
             inference_examples_per_sec=infer, memory_bytes=memory, memory_source=source))
     if include_measured and not sweep:
         for m in stored:

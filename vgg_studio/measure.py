@@ -10,8 +10,8 @@ allocator handed out, workspaces included). Elsewhere no allocator reports a pea
 held at the top of a step are counted: parameters, gradients, optimizer state and every tensor autograd
 saves for backward (seen through `torch.autograd.graph.saved_tensors_hooks`, each storage once).
 
-`probe_train_speed` is the cheap, cached part: training examples/sec from a few steps, for a time estimate
-before Start. Full measurements are kept in a JSON file in the user data folder, keyed by architecture,
+The quick speed probe behind the time estimate before Start is `cost.probe_speed`. Full measurements are
+kept in a JSON file in the user data folder, keyed by architecture,
 device, batch size and dtype, so a measured but untrained variant can be placed on the efficiency chart.
 """
 
@@ -21,7 +21,6 @@ import contextlib
 import dataclasses
 import hashlib
 import json
-import math
 import os
 import statistics
 import threading
@@ -377,7 +376,7 @@ def _block_times(b: _Bench, budget_s: float, cancel: threading.Event | None,
                              for i in range(len(parts))])
             progress(steps, 0)
             spent = time.perf_counter() - t0
-            if steps >= 10 or steps >= 2 and spent * (steps + 1) / steps > budget_s:
+            if steps >= 10 or (steps >= 2 and spent * (steps + 1) / steps > budget_s):
                 break
             steps += 1
     finally:
@@ -476,60 +475,3 @@ def measure(spec: ArchSpec, config: TrainConfig = TrainConfig(), *, batch_size: 
         save_measurement(m, path)
     report(1.0, "done")
     return m
-
-
-@dataclass(frozen=True)
-class SpeedProbe:
-    """Training throughput from a few synthetic steps, for an estimate before anything is trained."""
-
-    examples_per_sec: float
-    device: str
-    dtype: str
-    batch_size: int  # the batch the speed was measured at (smaller than asked when memory is tight)
-    source: str  # "probe" (just measured), "cache" (measured earlier in this process) or "measurement"
-
-    def epoch_seconds(self, num_train: int) -> float:
-        """Seconds of training steps per epoch of `num_train` examples (data preparation and test excluded)."""
-        return num_train / self.examples_per_sec if self.examples_per_sec > 0 else math.inf
-
-
-PROBE_MEMORY_BYTES = 1 << 30  # the probe batch is cut down until the summary predicts at most this
-_probe_cache: dict[tuple, SpeedProbe] = {}
-_probe_lock = threading.Lock()
-
-
-def probe_train_speed(spec: ArchSpec, config: TrainConfig = TrainConfig(), *, budget_s: float = 0.5,
-                      cancel: threading.Event | None = None) -> SpeedProbe:
-    """Training examples/sec of `spec` as `config` would train it, cheap and cached per device/arch/dtype.
-
-    For the "about N min per epoch" estimate before Start. Uses a stored full measurement of the same
-    architecture, device, batch size and dtype when there is one; else times a few synthetic training steps
-    (about `budget_s` after one warm-up step; a big net on a CPU takes a few of its steps) at the batch size
-    of `config`, or a smaller one if the summary predicts more than 1 GiB, and remembers the result for the
-    life of the process. Call it off the GUI thread. Raises like `measure`.
-    """
-    check(spec)
-    device = pick_device(config.device)
-    dtype = "bfloat16" if uses_bf16(config, device) else "float32"
-    bs = config.batch_size
-    summary = summarize(spec)
-    act_bytes = 2 if dtype == "bfloat16" else FLOAT32_BYTES
-    while bs > 1 and summary.training_memory(bs, act_bytes, optimizer_state_key(config)).total_bytes > \
-            PROBE_MEMORY_BYTES:
-        bs //= 2
-    key = (arch_key(spec), str(device), dtype, bs, config.optimizer, config.channels_last)
-    with _probe_lock:
-        hit = _probe_cache.get(key)
-    if hit is not None:
-        return dataclasses.replace(hit, source="cache")
-    stored = find_measurement(spec, str(device), bs, dtype)
-    if stored is not None:
-        probe = SpeedProbe(stored.train_examples_per_sec, str(device), dtype, bs, "measurement")
-    else:
-        with _friendly_errors(spec, bs, str(device)):
-            b = _bench(spec, config, bs)
-            seconds = _seconds_per_call(b.train_step, b.sync, budget_s, cancel, repeats=1)
-        probe = SpeedProbe(bs / seconds, str(device), dtype, bs, "probe")
-    with _probe_lock:
-        _probe_cache[key] = probe
-    return probe

@@ -6,7 +6,7 @@ import csv
 import math
 
 import pytest
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
 from vgg_studio.efficiency import Point
@@ -120,6 +120,6 @@ def test_render_png_headless(tmp_path, qapp):
     drawn = render_png(POINTS, tmp_path / "chart.png", x="inference", size="memory")
     assert drawn == 4
     image = QImage(str(tmp_path / "chart.png"))
-    assert image.width() == 1400
+    assert (image.width(), image.height()) == (1200, 720)  # 1:1, no scaled fonts
     colors = {image.pixelColor(x, y).name() for x in range(0, image.width(), 5) for y in range(0, image.height(), 5)}
     assert len(colors) > 10  # a drawn chart, not a blank image

@@ -122,7 +122,14 @@ def test_window_sweep_stopped_during_the_second_variant(qtbot, main_window, monk
     assert labels == {"ratio=1", "ratio=2"}  # the Runs list shows both
 
     chart = window.findChild(EfficiencyChart, "efficiencyChart")
+    qtbot.waitUntil(lambda: chart.scope.currentData() == f"sweep:{sweep_dir.name}", timeout=30_000)  # this sweep
     qtbot.waitUntil(lambda: [p.label for p in chart.drawn] == ["ratio=1"], timeout=30_000)
-    assert chart.scope.currentData() == f"sweep:{sweep_dir.name}"
     assert [p.label for p in chart.front] == ["ratio=1"] and chart.front_list.count() == 1
     assert len(chart.scatter.points()) == 1 and len(chart.front_line.xData) == 1
+
+    eff.chart_dock.raise_()  # click the bubble: the run is selected in the Runs list
+    qtbot.waitUntil(lambda: chart.plot.isVisible() and chart.plot.width() > 100, timeout=5000)
+    spot = chart.scatter.points()[0]
+    pos = chart.plot.mapFromScene(chart.scatter.mapToScene(spot.pos()))
+    qtbot.mouseClick(chart.plot.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    qtbot.waitUntil(lambda: ctl.history.selected_paths() == [sweep_dir / "01-ratio=1"], timeout=5000)

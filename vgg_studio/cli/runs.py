@@ -87,6 +87,6 @@ def render_table(points, front, root, x: str = "train") -> str:
 
     axis = X_AXES[x]
     notes = [f"front: on the Pareto front of test accuracy vs {axis.title} (no other run is both "
-             f"{'higher' if axis.higher_is_better else 'lower'} on it and more accurate)", "memory*: predicted by the summary (no measurement of this architecture, device, "
-             "batch size and dtype)"]
+             f"{'higher' if axis.higher_is_better else 'lower'} on it and more accurate)",
+             "memory*: predicted by the summary (no measurement of this architecture, device, batch size and dtype)"]
     return "\n".join([line(header), *map(line, rows), "", *notes]) + "\n"

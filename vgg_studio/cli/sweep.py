@@ -11,7 +11,8 @@ from ..events import Failed, Finished
 from ..spec import SpecError, preset
 from ..train_config import TrainConfig
 from .common import add_arch_args, fail, spec_from_args
-from .train import EXIT_FAILED, EXIT_STOPPED, Printer, _announce_dataset, _config, _CtrlC, add_config_args
+from .common import EXIT_FAILED, EXIT_STOPPED
+from .train import Printer, _announce_dataset, _config, _CtrlC, add_config_args
 
 if TYPE_CHECKING:
     from ..sweep import SweepDone
@@ -86,27 +87,28 @@ def run_sweep_command(args: argparse.Namespace) -> int:
 def render_table(done: SweepDone) -> str:
     from ..runs import RunError, load_run
     from ..summary import summarize
-    from .train import _clock
+    from ..units import format_duration
 
-    header = ("variant", "parameters", "GFLOP", "train ex/s", "test acc", "wall time", "status")
+    header = ("variant", "parameters", "GFLOP", "train ex/s", "best test acc", "wall time", "status")
     rows = []
     for v in done.results:
         r = v.result
-        params = gflop = "-"
+        params = gflop = acc = "-"
         if r.run_dir:
             try:
                 record = load_run(r.run_dir)
                 params = f"{record.info.params:,}"
                 gflop = f"{summarize(record.spec).total_flops / 1e9:.3f}"
+                best = record.info.best_test_acc  # as `vgg-studio runs` and the chart show it
+                acc = "-" if best is None else f"{best:.3f}"
             except (RunError, SpecError):
                 pass
         if isinstance(r, Finished):
             speed = f"{r.examples_per_sec:,.1f}" if r.examples_per_sec else "-"
-            acc = f"{r.test_acc:.3f}" if r.epochs_done else "-"
             status = "stopped" if r.cancelled else "finished"
         else:
-            speed, acc, status = "-", "-", f"failed ({r.kind})"
-        rows.append((v.label, params, gflop, speed, acc, _clock(v.wall_s), status))
+            speed, status = "-", f"failed ({r.kind})"
+        rows.append((v.label, params, gflop, speed, acc, format_duration(v.wall_s), status))
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     left = {0, 6}
 

@@ -21,22 +21,22 @@ CONFIG_FLAGS = ("dataset", "data_dir", "epochs", "batch_size", "lr", "optimizer"
 
 # The training-setting flags, by TrainConfig field, so train, sweep and measure spell them alike.
 CONFIG_ARGS: dict[str, tuple[tuple[str, ...], dict]] = {
-    "dataset": (("--dataset",), dict(choices=DATASET_CHOICES, help="default auto: the full Fashion-MNIST if it "
-                                     "is in the data folder, else the bundled sample")),
-    "data_dir": (("--data-dir",), dict(metavar="DIR", help="where datasets live (default: the per-user data "
-                                       "folder)")),
-    "epochs": (("--epochs",), dict(type=int, metavar="N", help="default 10")),
-    "batch_size": (("--batch-size",), dict(type=int, metavar="N", help="default 128")),
-    "lr": (("--lr",), dict(type=float, metavar="X", help="learning rate (default 0.05 for sgd, 0.001 for "
-                           "adam/adamw)")),
-    "optimizer": (("--optimizer",), dict(choices=OPTIMIZERS, help="default sgd")),
-    "momentum": (("--momentum",), dict(type=float, metavar="X", help="SGD momentum (default 0)")),
-    "weight_decay": (("--weight-decay",), dict(type=float, metavar="X", help="default 0")),
-    "schedule": (("--schedule",), dict(choices=SCHEDULES, help="learning rate per step (default constant)")),
-    "device": (("--device",), dict(choices=DEVICES, help="default auto: cuda, then mps, then cpu")),
-    "seed": (("--seed",), dict(type=int, metavar="N", help="default 0")),
-    "amp": (("--no-amp",), dict(dest="amp", action="store_false", default=None, help="train in float32 instead "
-                                "of bf16 autocast (used on CUDA and on CPUs with native bf16)")),
+    "dataset": (("--dataset",), {"choices": DATASET_CHOICES, "help": "default auto: the full Fashion-MNIST if it "
+                                     "is in the data folder, else the bundled sample"}),
+    "data_dir": (("--data-dir",), {"metavar": "DIR", "help": "where datasets live (default: the per-user data "
+                                       "folder)"}),
+    "epochs": (("--epochs",), {"type": int, "metavar": "N", "help": "default 10"}),
+    "batch_size": (("--batch-size",), {"type": int, "metavar": "N", "help": "default 128"}),
+    "lr": (("--lr",), {"type": float, "metavar": "X", "help": "learning rate (default 0.05 for sgd, 0.001 for "
+                           "adam/adamw)"}),
+    "optimizer": (("--optimizer",), {"choices": OPTIMIZERS, "help": "default sgd"}),
+    "momentum": (("--momentum",), {"type": float, "metavar": "X", "help": "SGD momentum (default 0)"}),
+    "weight_decay": (("--weight-decay",), {"type": float, "metavar": "X", "help": "default 0"}),
+    "schedule": (("--schedule",), {"choices": SCHEDULES, "help": "learning rate per step (default constant)"}),
+    "device": (("--device",), {"choices": DEVICES, "help": "default auto: cuda, then mps, then cpu"}),
+    "seed": (("--seed",), {"type": int, "metavar": "N", "help": "default 0"}),
+    "amp": (("--no-amp",), {"dest": "amp", "action": "store_false", "default": None, "help": "train in float32 instead "
+                                "of bf16 autocast (used on CUDA and on CPUs with native bf16)"}),
 }
 
 

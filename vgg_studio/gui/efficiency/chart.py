@@ -128,6 +128,7 @@ class EfficiencyChart(QWidget):
         item.setMenuEnabled(False)
         item.hideButtons()
         item.showGrid(x=True, y=True, alpha=0.2)
+        item.getViewBox().setDefaultPadding(0.08)  # room for the bubbles' labels
         for name in ("bottom", "left"):
             axis = item.getAxis(name)
             axis.setPen(pg.mkPen(self.text_color))
@@ -200,11 +201,12 @@ class EfficiencyChart(QWidget):
         if self.scope.currentData() == "selected":
             self.redraw()
 
-    def show_sweep(self, sweep_id: str) -> None:
-        """Show one sweep (e.g. the one that just ran)."""
+    def show_sweep(self, sweep_id: str) -> bool:
+        """Show one sweep (e.g. the one that just ran); False while its runs are not among the points."""
         index = self.scope.findData(f"sweep:{sweep_id}")
         if index >= 0:
             self.scope.setCurrentIndex(index)
+        return index >= 0
 
     def _refill(self, box: QComboBox, entries: list[tuple[str, str]]) -> None:
         keep = box.currentData()
@@ -406,26 +408,32 @@ class EfficiencyChart(QWidget):
 
 
 def render_png(points: Iterable[Point], path: str | os.PathLike, *, x: str = "train", size: str = "params",
-               dataset: str | None = None, width: int = 1400, height: int = 820) -> int:
-    """Draw the chart of `points` into a PNG without a window (offscreen Qt when there is no display).
-
-    Shows `dataset`, else the newest run's dataset. Returns how many runs were drawn as bubbles.
+               dataset: str | None = None, width: int = 1200, height: int = 720) -> int:
+    """Draw the chart of `points` into a `width` x `height` PNG without a window (offscreen Qt when there is
+    no display). Shows `dataset`, else the newest run's dataset. Returns how many runs were drawn as bubbles.
     """
     if QApplication.instance() is None and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     app = QApplication.instance() or QApplication([])
     chart = EfficiencyChart()
-    chart.resize(width, height)
     chart.set_points(points)
     chart.x_axis.setCurrentIndex(chart.x_axis.findData(x))
     chart.size_by.setCurrentIndex(chart.size_by.findData(size))
     if dataset is not None:
         chart.dataset.setCurrentIndex(max(0, chart.dataset.findData(dataset)))
     chart.show_measured.setChecked(any(p.measured_only for p in chart.points))
+    plot = chart.plot
+    plot.setParent(None)  # the plot alone, at the image's size, so the export is 1:1 (no scaled fonts)
+    plot.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen)  # laid out as if shown, never on a screen
+    plot.resize(width, height)
+    plot.show()
+    app.processEvents()
+    chart.redraw()
     app.processEvents()
     chart.export_png(path, width=width)
     drawn = len(chart.drawn)
-    chart.close()
+    plot.close()
+    plot.deleteLater()
     chart.deleteLater()
     app.processEvents()
     return drawn

@@ -115,8 +115,7 @@ class EfficiencyController(QObject):
 
     def _refreshed(self, points) -> None:
         self.chart.set_points(points)
-        if self._show_sweep:
-            self.chart.show_sweep(self._show_sweep)
+        if self._show_sweep and self.chart.show_sweep(self._show_sweep):
             self._show_sweep = ""
 
     def _refresh_ended(self) -> None:
