@@ -222,3 +222,38 @@ def test_gap_head_has_no_hidden_layers():
     spec = preset("vgg11").replace(head="gap")
     assert spec.classifier_widths == () and spec.depth == 8 + 1
     assert spec.hidden == (4096, 4096)  # kept, so switching back to fc restores them
+
+
+# ---- issue 11: hostile architecture files are messages, not tracebacks or hangs --------------------------------
+
+@pytest.mark.parametrize("text, words", [
+    ("[" * 100_000 + "]" * 100_000, "nests lists or objects too deeply"),
+    ('{"blocks": [[1, ' + "9" * 5000 + "]]}", "a number with thousands of digits"),
+    ('{"blocks": [[1, ' + "9" * 3011 + "]]}", "is a 3,011-digit number"),
+    ('{"name": "bad \\ud800 name", "blocks": [[1, 64]]}', "a lone surrogate, U+D800"),
+    ('{"name": "' + "x" * 1_000 + '", "blocks": [[1, 64]]}', "'name' is 1,000 characters long"),
+    ('{"blocks": [' + ", ".join(["[1, 64]"] * 5000) + "]}", "'blocks' has 5,000 entries"),
+    ('{"name": "x",\n "blocks": [[1, 64]],\n "hidden": [4096, "oops]}',
+     "Unterminated string starting at line 3, column 19"),
+])
+def test_hostile_files_give_one_clear_message(tmp_path, text, words):
+    path = tmp_path / "arch.json"
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    with pytest.raises(SpecError) as caught:
+        load(path)
+    message = str(caught.value)
+    assert words in message and len(message) < 400, message
+
+
+def test_an_oversized_file_is_refused_without_reading_it_all(tmp_path):
+    path = tmp_path / "huge.json"
+    path.write_bytes(b" " * 2_000_001)
+    with pytest.raises(SpecError, match="larger than 1 MB"):
+        load(path)
+
+
+def test_many_blocks_do_not_put_a_giant_number_in_a_suggestion():
+    spec = preset("vgg11").replace(blocks=tuple(Block(1, 64) for _ in range(1000)))
+    messages = [p.message for p in errors(spec)]
+    assert any("At most 16 blocks" in m for m in messages)
+    assert max(len(m) for m in messages) < 200

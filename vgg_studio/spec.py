@@ -228,7 +228,7 @@ def validate(spec: ArchSpec) -> list[Problem]:
                 f"{block.out_channels // spec.ratio} channels; use a ratio of at most {block.out_channels} "
                 f"or widen the block.", i))
 
-    if size_ok and spec.blocks:
+    if size_ok and spec.blocks and len(spec.blocks) <= MAX_BLOCKS:
         problems.extend(_spatial_problems(spec))
     return problems
 
@@ -307,6 +307,12 @@ def preset(name: str) -> ArchSpec:
 
 _FIELDS = ("name", "blocks", "input_size", "in_channels", "ratio", "hidden", "dropout", "num_classes")
 _FIELDS_V2 = (*_FIELDS, "batch_norm", "head")  # version 1 files have none of these (migrated on read)
+# What reading a file accepts at most, so a hostile or mistaken file is a message, not a hang: real architecture
+# files are a few hundred bytes, names a few words, lists a few entries.
+MAX_FILE_BYTES = 1_000_000
+MAX_NAME_LENGTH = 200
+MAX_LIST_LENGTH = 1000
+MAX_DIGITS = 18
 
 
 def to_dict(spec: ArchSpec) -> dict[str, Any]:
@@ -333,7 +339,40 @@ def to_json(spec: ArchSpec) -> str:
 
 def _want_int(value: Any, where: str) -> int:
     if not _is_int(value):
-        raise SpecError(f"{where} must be a whole number, not {json.dumps(value)}.")
+        raise SpecError(f"{where} must be a whole number, not {_shown(value)}.")
+    if abs(value) >= 10**MAX_DIGITS:
+        raise SpecError(f"{where} is a {len(str(abs(value))):,}-digit number; use a size such as 64.")
+    return value
+
+
+def _shown(value: Any, limit: int = 60, as_python: bool = False) -> str:
+    """A value as the file writes it (or as Python does, for names), shortened: never a megabyte of it."""
+    try:
+        text = repr(value) if as_python else json.dumps(value)
+    except (RecursionError, ValueError):
+        text = f"a {type(value).__name__}"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _want_list(value: Any, where: str, what: str) -> list:
+    if not isinstance(value, list):
+        raise SpecError(f"{where} must be a list of {what}, not {_shown(value)}.")
+    if len(value) > MAX_LIST_LENGTH:
+        raise SpecError(f"{where} has {len(value):,} entries; an architecture has far fewer {what}.")
+    return value
+
+
+def _want_name(value: Any) -> str:
+    if not isinstance(value, str):
+        raise SpecError(f"'name' must be a string, not {_shown(value)}.")
+    if len(value) > MAX_NAME_LENGTH:
+        raise SpecError(f"'name' is {len(value):,} characters long; use a name of at most {MAX_NAME_LENGTH}.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = value[exc.start]
+        raise SpecError(f"'name' contains an invalid character (a lone surrogate, U+{ord(bad):04X}); "
+                        f"retype the name.") from None
     return value
 
 
@@ -344,19 +383,20 @@ def _parse_block(raw: Any, i: int, version: int = SCHEMA_VERSION) -> Block:
         if not 2 <= len(raw) <= len(keys):
             shape = "[num_convs, out_channels] pair" + (" or [num_convs, out_channels, kernel_size]"
                                                         if version >= 2 else "")
-            raise SpecError(f"{where} must be a {shape}, not {json.dumps(raw)}.")
+            raise SpecError(f"{where} must be a {shape}, not {_shown(raw)}.")
         return Block(*(_want_int(v, f"{where}[{j}] ({keys[j]})") for j, v in enumerate(raw)))
     if isinstance(raw, dict):
         unknown = set(raw) - set(keys)
         if unknown:
-            key = sorted(unknown)[0]
+            key = min(unknown)
             later = " (set \"version\": 2 to use it)" if key == "kernel_size" else ""
-            raise SpecError(f"{where} has unknown key {key!r}{later}; expected {', '.join(keys)}.")
+            raise SpecError(f"{where} has unknown key {_shown(key, as_python=True)}{later}; expected "
+                            f"{', '.join(keys)}.")
         missing = {"num_convs", "out_channels"} - set(raw)
         if missing:
             raise SpecError(f"{where} is missing {sorted(missing)[0]!r}.")
         return Block(*(_want_int(raw[k], f"{where}.{k}") for k in keys if k in raw))
-    raise SpecError(f"{where} must be an object with num_convs and out_channels, not {json.dumps(raw)}.")
+    raise SpecError(f"{where} must be an object with num_convs and out_channels, not {_shown(raw)}.")
 
 
 def from_dict(data: Any) -> ArchSpec:
@@ -365,55 +405,67 @@ def from_dict(data: Any) -> ArchSpec:
         raise SpecError("An architecture file must hold a JSON object at the top level.")
     fmt = data.get("format", SCHEMA_FORMAT)
     if fmt != SCHEMA_FORMAT:
-        raise SpecError(f"Not a vgg-studio architecture (format is {fmt!r}, expected {SCHEMA_FORMAT!r}).")
+        raise SpecError(f"Not a vgg-studio architecture (format is {_shown(fmt, as_python=True)}, expected "
+                        f"{SCHEMA_FORMAT!r}).")
     version = data.get("version", SCHEMA_VERSION)
     if not _is_int(version) or version > SCHEMA_VERSION or version < 1:
-        raise SpecError(f"Unsupported architecture file version {version!r}; this vgg-studio reads versions "
-                        f"1 to {SCHEMA_VERSION}.")
+        raise SpecError(f"Unsupported architecture file version {_shown(version, as_python=True)}; this "
+                        f"vgg-studio reads versions 1 to {SCHEMA_VERSION}.")
     fields = _FIELDS_V2 if version >= 2 else _FIELDS
     unknown = [k for k in data if k not in fields and k not in ("format", "version")]
     if unknown:
         later = " (set \"version\": 2 to use it)" if unknown[0] in _FIELDS_V2 else ""
-        raise SpecError(f"Unknown key {unknown[0]!r}{later}; expected some of: {', '.join(fields)}.")
+        raise SpecError(f"Unknown key {_shown(unknown[0], as_python=True)}{later}; expected some of: "
+                        f"{', '.join(fields)}.")
     if "blocks" not in data:
         raise SpecError("The architecture has no 'blocks' list.")
-    if not isinstance(data["blocks"], list):
-        raise SpecError(f"'blocks' must be a list, not {json.dumps(data['blocks'])}.")
-    kwargs: dict[str, Any] = {"blocks": tuple(_parse_block(b, i, version) for i, b in enumerate(data["blocks"]))}
+    blocks = _want_list(data["blocks"], "'blocks'", "blocks")
+    kwargs: dict[str, Any] = {"blocks": tuple(_parse_block(b, i, version) for i, b in enumerate(blocks))}
     if "name" in data:
-        if not isinstance(data["name"], str):
-            raise SpecError(f"'name' must be a string, not {json.dumps(data['name'])}.")
-        kwargs["name"] = data["name"]
+        kwargs["name"] = _want_name(data["name"])
     for key in ("input_size", "in_channels", "ratio", "num_classes"):
         if key in data:
             kwargs[key] = _want_int(data[key], f"'{key}'")
     if "hidden" in data:
-        if not isinstance(data["hidden"], list):
-            raise SpecError(f"'hidden' must be a list of widths, not {json.dumps(data['hidden'])}.")
-        kwargs["hidden"] = tuple(_want_int(w, f"hidden[{i}]") for i, w in enumerate(data["hidden"]))
+        hidden = _want_list(data["hidden"], "'hidden'", "widths")
+        kwargs["hidden"] = tuple(_want_int(w, f"hidden[{i}]") for i, w in enumerate(hidden))
     if "dropout" in data:
         d = data["dropout"]
         if not isinstance(d, (int, float)) or isinstance(d, bool):
-            raise SpecError(f"'dropout' must be a number, not {json.dumps(d)}.")
-        kwargs["dropout"] = float(d)
+            raise SpecError(f"'dropout' must be a number, not {_shown(d)}.")
+        try:
+            kwargs["dropout"] = float(d)
+        except OverflowError:
+            raise SpecError("'dropout' must be a probability such as 0.5, not a huge number.") from None
     if "batch_norm" in data:
         if not isinstance(data["batch_norm"], bool):
-            raise SpecError(f"'batch_norm' must be true or false, not {json.dumps(data['batch_norm'])}.")
+            raise SpecError(f"'batch_norm' must be true or false, not {_shown(data['batch_norm'])}.")
         kwargs["batch_norm"] = data["batch_norm"]
     if "head" in data:
-        if data["head"] not in HEADS:
-            raise SpecError(f"'head' must be one of {', '.join(HEADS)}, not {json.dumps(data['head'])}.")
+        if not isinstance(data["head"], str) or data["head"] not in HEADS:
+            raise SpecError(f"'head' must be one of {', '.join(HEADS)}, not {_shown(data['head'])}.")
         kwargs["head"] = data["head"]
     return ArchSpec(**kwargs)
 
 
 def from_json(text: str, source: str = "the architecture") -> ArchSpec:
+    """Parse and check an architecture document; every problem is one SpecError naming `source`."""
+    if len(text) > MAX_FILE_BYTES:
+        raise SpecError(f"{source} is {len(text):,} characters long, far more than an architecture needs; "
+                        f"check that it is the right file.")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         hint = " (the file looks truncated)" if exc.pos >= len(text.rstrip()) else ""
-        raise SpecError(f"{source} is not valid JSON{hint}: {exc.msg} at line {exc.lineno}, "
-                        f"column {exc.colno}.") from None
+        where = f"line {exc.lineno}, column {exc.colno}"  # json's own "... starting at" wants no second "at"
+        what = f"{exc.msg} {where}" if exc.msg.endswith(" at") else f"{exc.msg} at {where}"
+        raise SpecError(f"{source} is not valid JSON{hint}: {what}.") from None
+    except RecursionError:
+        raise SpecError(f"{source} nests lists or objects too deeply to be an architecture; check that it is "
+                        f"the right file.") from None
+    except ValueError:  # Python refuses integers of more than 4,300 digits
+        raise SpecError(f"{source} holds a number with thousands of digits; no architecture setting is that "
+                        f"large, so check the file.") from None
     try:
         return from_dict(data)
     except SpecError as exc:
@@ -421,13 +473,25 @@ def from_json(text: str, source: str = "the architecture") -> ArchSpec:
 
 
 def load(path: str | os.PathLike[str]) -> ArchSpec:
+    """Read an architecture file; a missing, unreadable, oversized or malformed file is one SpecError."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise SpecError(f"No such architecture file: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"Cannot read {path}: {exc}") from None
+    except IsADirectoryError:
+        raise SpecError(f"{path} is a folder, not an architecture file.") from None
+    except (OSError, ValueError) as exc:  # ValueError: a path with a NUL character
+        raise SpecError(f"Cannot read {path}: {getattr(exc, 'strerror', None) or exc}.") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise SpecError(f"{path} is larger than {MAX_FILE_BYTES // 1_000_000} MB, far more than an architecture "
+                        f"file needs; check that it is the right file.")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{path} is not UTF-8 text (byte {exc.start:,} cannot be read); check that it is an "
+                        f"architecture file.") from None
     return from_json(text, source=str(path))
 
 

@@ -26,6 +26,11 @@ SCHEDULE_LABELS = {"constant": "Constant", "cosine": "Cosine", "onecycle": "One-
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
+# What a resume may change: how far to train and where/how fast it runs. Everything else defines the run, so
+# config.json (one set of settings for every epoch) could not say what the earlier epochs used.
+RESUME_MAY_CHANGE = ("epochs", "device", "data_dir", "amp", "channels_last", "cudnn_benchmark", "points_per_epoch")
+
+
 class ConfigError(ValueError):
     """A hyper-parameter that cannot be used; the message is for the user."""
 
@@ -65,6 +70,13 @@ class TrainConfig:
         return cls(**data)
 
 
+def optimizer_state_key(config: TrainConfig) -> str:
+    """The key of OPTIMIZER_STATE_COPIES for how `config` trains (SGD keeps a buffer only with momentum)."""
+    if config.optimizer == "sgd":
+        return "sgd-momentum" if config.momentum else "sgd"
+    return config.optimizer
+
+
 def validate_config(config: TrainConfig) -> list[str]:
     """Every problem, as sentences naming the setting; empty when the config is usable."""
     problems = []
@@ -95,3 +107,9 @@ def validate_config(config: TrainConfig) -> list[str]:
     number(config.momentum, "Momentum", 0, 0.999999)
     number(config.weight_decay, "Weight decay", 0, 1)
     return problems
+
+
+def resume_changes(saved: TrainConfig, wanted: TrainConfig) -> list[str]:
+    """The settings `wanted` changes that a resume may not, as 'lr 0.05 → 0.001'; empty when it may go on."""
+    return [f"{f.name} {getattr(saved, f.name)} → {getattr(wanted, f.name)}" for f in dataclasses.fields(TrainConfig)
+            if f.name not in RESUME_MAY_CHANGE and getattr(saved, f.name) != getattr(wanted, f.name)]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence, QPalette
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QMenu, QSpinBox,
-                               QStyle, QStyledItemDelegate, QTableView, QToolButton, QVBoxLayout, QWidget)
+                               QStyle, QStyledItemDelegate, QTableView, QToolButton, QWidget)
 
 from ...spec import KERNEL_SIZES, MAX_CHANNELS, MAX_CONVS, Block, Problem
+from ..widgets import scrolling_layout
 from .arch_table_model import COL_CHANNELS, COL_CONVS, COL_KERNEL, COL_SIZE, FIELD_COLUMN, ArchTableModel
 from .document import ArchDocument
 from .network_form import NetworkForm
@@ -43,6 +44,22 @@ class SpinBoxDelegate(QStyledItemDelegate):
             model.setData(index, editor.value(), Qt.ItemDataRole.EditRole)
 
 
+class BlockTable(QTableView):
+    """The block table asks for the height of its rows (4 to 12 of them), not a fixed default, so the form and
+    the problems below it stay in view on a small screen; it still grows into spare room."""
+
+    def _rows_height(self, rows: int) -> int:
+        return (self.horizontalHeader().sizeHint().height() + rows * self.verticalHeader().defaultSectionSize()
+                + 2 * self.frameWidth() + 2)
+
+    def sizeHint(self) -> QSize:
+        rows = self.model().rowCount() if self.model() is not None else 0
+        return QSize(super().sizeHint().width(), self._rows_height(max(4, min(rows, 12))))
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(super().minimumSizeHint().width(), self._rows_height(3))
+
+
 class ArchEditor(QWidget):
     """Table of blocks + buttons + form + problems. Emits `blocksSelected(list[int])` on selection."""
 
@@ -53,7 +70,7 @@ class ArchEditor(QWidget):
         self.document = document
         self.model = ArchTableModel(document, self)
 
-        self.table = QTableView(objectName="archTable")
+        self.table = BlockTable(objectName="archTable")
         self.table.setModel(self.model)
         self.table.setItemDelegate(SpinBoxDelegate(self.table))
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectItems)
@@ -88,7 +105,7 @@ class ArchEditor(QWidget):
         self.problems = ProblemsView(document)
         self.problems.problemActivated.connect(self.locate)
 
-        layout = QVBoxLayout(self)
+        layout = scrolling_layout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(_heading("Blocks"))
         hint = QLabel("Each block: convs × (kernel × kernel convolution + ReLU), then a 2×2 max-pool that "
@@ -96,7 +113,7 @@ class ArchEditor(QWidget):
         hint.setWordWrap(True)
         hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         layout.addWidget(hint)
-        layout.addWidget(self.table, 3)
+        layout.addWidget(self.table)
         layout.addLayout(buttons)
         layout.addWidget(_heading("Network"))
         layout.addWidget(self.form)

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, QSettings, Qt
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QSpinBox, QTreeView,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QHeaderView, QLabel, QTreeView, QVBoxLayout, QWidget
 
 from ...summary import LayerRow, Summary
-from ...train_config import OPTIMIZER_LABELS, OPTIMIZER_STATE_COPIES
+from ...train_config import OPTIMIZER_LABELS, TrainConfig, optimizer_state_key
 from ...units import nbytes, shape, si, thousands
-from ..settings import read_int, read_str
 from ..style import BANNER_STYLE
+from ..text import elide, elide_html
 from .document import ArchDocument
 
 COLUMNS = ("Layer", "Output shape", "Parameters", "FLOPs", "Activations", "RF")
@@ -41,6 +40,9 @@ def _percent(share: float) -> str:
 
 class SummaryView(QWidget):
     """Headline, invalid-architecture banner, the layer tree (`summaryView`) and the memory estimate."""
+
+    trainingSettingRequested = Signal(str)  # "batch" or "optimizer": the user wants to change it (link click)
+    trainingSetupChanged = Signal()  # set_training_setup gave a new batch size or optimizer
 
     def __init__(self, document: ArchDocument, parent: QWidget | None = None) -> None:
         super().__init__(parent, objectName="summaryPanel")
@@ -78,35 +80,20 @@ class SummaryView(QWidget):
         self.tree.expanded.connect(lambda index: self._expanded.add(index.data(GroupRole)))
         self.tree.collapsed.connect(lambda index: self._expanded.discard(index.data(GroupRole)))
 
-        self.batch_spin = QSpinBox(objectName="batchSizeSpin")
-        self.batch_spin.setRange(1, 65536)
-        self.batch_spin.setValue(128)
-        self.batch_spin.setGroupSeparatorShown(True)
-        self.batch_spin.setToolTip("Batch size for the training-memory estimate (d2l trains with 128)")
-        self.optimizer_combo = QComboBox(objectName="optimizerCombo")
-        for key in OPTIMIZER_STATE_COPIES:
-            self.optimizer_combo.addItem(OPTIMIZER_LABELS.get(key, key), key)
-        self.optimizer_combo.setToolTip("Optimizers with momentum or Adam keep 1 or 2 extra copies of the weights")
+        # Batch size and optimizer are the training panel's (one source of truth): `set_training_setup` shows
+        # them here, and their links ask the window to show the panel's fields.
+        self._batch_size, self._optimizer = TrainConfig.batch_size, optimizer_state_key(TrainConfig())
         self.memory_label = QLabel(objectName="memoryLabel")
         self.memory_label.setWordWrap(True)
-        self.memory_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.batch_spin.valueChanged.connect(self._show_memory)
-        self.optimizer_combo.currentIndexChanged.connect(self._show_memory)
-
-        memory_row = QHBoxLayout()
-        memory_row.addWidget(QLabel("Training memory at batch"))
-        memory_row.addWidget(self.batch_spin)
-        memory_row.addWidget(QLabel("with"))
-        memory_row.addWidget(self.optimizer_combo)
-        memory_row.addWidget(QLabel("(float32):"))
-        memory_row.addStretch(1)
+        self.memory_label.setTextFormat(Qt.TextFormat.RichText)
+        self.memory_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+        self.memory_label.linkActivated.connect(lambda link: self.trainingSettingRequested.emit(link.lstrip("#")))
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.headline)
         layout.addWidget(self.banner)
         layout.addWidget(self.tree, 1)
-        layout.addLayout(memory_row)
         layout.addWidget(self.memory_label)
 
         document.summaryChanged.connect(self.show_summary)
@@ -119,17 +106,14 @@ class SummaryView(QWidget):
     def summary(self) -> Summary | None:
         return self._summary
 
-    def optimizer(self) -> str:
-        return self.optimizer_combo.currentData()
+    def set_training_setup(self, batch_size: int, optimizer: str) -> None:
+        """The batch size and optimizer (a key of OPTIMIZER_STATE_COPIES) the memory line assumes."""
+        self._batch_size, self._optimizer = batch_size, optimizer
+        self._show_memory()
+        self.trainingSetupChanged.emit()
 
-    def save_settings(self, settings: QSettings) -> None:
-        settings.setValue("summary/batchSize", self.batch_spin.value())
-        settings.setValue("summary/optimizer", self.optimizer())
-
-    def restore_settings(self, settings: QSettings) -> None:
-        self.batch_spin.setValue(read_int(settings, "summary/batchSize", 128))
-        index = self.optimizer_combo.findData(read_str(settings, "summary/optimizer", "sgd"))
-        self.optimizer_combo.setCurrentIndex(max(index, 0))
+    def training_setup(self) -> tuple[int, str]:
+        return self._batch_size, self._optimizer
 
     def show_summary(self, summary: Summary | None) -> None:
         self._summary = summary
@@ -248,8 +232,8 @@ class SummaryView(QWidget):
             self.headline.setText("<i>No valid architecture yet.</i>")
             return
         fc = s.first_linear
-        text = (f"<b>{s.spec.name}</b>: {thousands(s.total_params)} parameters, {si(s.total_flops, 'FLOP')} per "
-                f"image, depth {s.spec.depth}. ")
+        text = (f"<b>{elide_html(s.spec.name)}</b>: {thousands(s.total_params)} parameters, "
+                f"{si(s.total_flops, 'FLOP')} per image, depth {s.spec.depth}. ")
         if s.spec.classifier_widths:
             text += f"The first fully connected layer holds <b>{fc.param_share * 100:.1f}%</b> of the parameters"
         else:  # gap: no big first Linear; say where the parameters went instead
@@ -276,7 +260,7 @@ class SummaryView(QWidget):
         if not errors:
             self.banner.hide()
             return
-        shown = self._summary.spec.name if self._summary is not None else None
+        shown = elide(self._summary.spec.name) if self._summary is not None else None
         more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
         tail = (f"The numbers below are still those of the last valid architecture ({shown})."
                 if shown is not None else "")
@@ -288,8 +272,12 @@ class SummaryView(QWidget):
         if s is None:
             self.memory_label.setText("—")
             return
-        m = s.training_memory(self.batch_spin.value(), optimizer=self.optimizer())
+        m = s.training_memory(self._batch_size, optimizer=self._optimizer)
+        label = OPTIMIZER_LABELS.get(self._optimizer, self._optimizer)
         self.memory_label.setText(
-            f"<b>{nbytes(m.total_bytes)}</b> = weights {nbytes(m.params_bytes)} + gradients {nbytes(m.grads_bytes)}"
-            f" + optimizer {nbytes(m.optimizer_bytes)} + activations {nbytes(m.activations_bytes)}")
-        self.memory_label.setToolTip("A rough estimate: what the framework and cuDNN add on top is not counted.")
+            f"Training memory at <a href='#batch'>batch {self._batch_size:,}</a> with <a href='#optimizer'>{label}</a>"
+            f" (float32): <b>{nbytes(m.total_bytes)}</b> = weights {nbytes(m.params_bytes)} + gradients "
+            f"{nbytes(m.grads_bytes)} + optimizer {nbytes(m.optimizer_bytes)} + activations "
+            f"{nbytes(m.activations_bytes)}")
+        self.memory_label.setToolTip("A rough estimate: what the framework and cuDNN add on top is not counted. "
+                                     "Batch size and optimizer are the Training panel's: click them to change.")
