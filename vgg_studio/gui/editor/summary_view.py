@@ -35,7 +35,7 @@ CLASSIFIER, TOTAL = -1, -2
 
 
 def _percent(share: float) -> str:
-    return f"{share * 100:.1f}%" if share >= 0.0005 or share == 0 else "<0.1%"
+    return f"{share * 100:.1f}%" if share >= 0.001 or share == 0 else "<0.1%"
 
 
 class SummaryView(QWidget):
