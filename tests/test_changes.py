@@ -61,6 +61,14 @@ def test_side_by_side_rows_line_up_and_mark_differences():
     assert [(r.a, r.b) for r in longer if r.setting == "block 3"] == [("—", "1×64")]
 
 
+def test_the_version_2_knobs_in_labels():
+    vgg11 = preset("vgg11")
+    assert arch_changes(vgg11, vgg11.replace(batch_norm=True, head="gap")) == ["BatchNorm off → on", "head fc → gap"]
+    assert arch_changes(vgg11, vgg11.with_block(2, Block(2, 256, 5))) == ["block 3: kernel 3 → 5"]
+    assert arch_changes(vgg11, preset("vgg11-5x5")) == ["blocks 3–5: 2 → 1 convs and kernel 3 → 5"]
+    assert arch_changes(vgg11, vgg11.inserting(5, Block(1, 512, 5))) == ["+block 6 (1×512, kernel 5)"]
+
+
 def test_settings_the_spec_does_not_have_yet_are_named_without_special_cases():
     """Kernel size per block, BatchNorm and the head (spec version 2) come out of the same field walk."""
     from dataclasses import dataclass

@@ -153,6 +153,16 @@ def test_a_run_whose_process_died_reads_as_interrupted(tmp_path):
     assert info.status == "interrupted" and "resume" in info.message
 
 
+def test_a_column_added_later_reads_from_older_rows(tmp_path):
+    """Rows written before `test_examples_per_sec` existed are read back without it, even once rewritten."""
+    run = _make(tmp_path)
+    old = {"epoch": 1, "train_loss": 1.5, "train_acc": 0.5, "test_acc": 0.6, "examples_per_sec": 900.0,
+           "elapsed_s": 3.0, "lr": 0.05}
+    run.add_epoch(old)
+    run.add_epoch({**old, "epoch": 2, "test_examples_per_sec": 3000.0})
+    assert load_run(run.path).epochs == [old, {**old, "epoch": 2, "test_examples_per_sec": 3000.0}]
+
+
 # ---- issue 11: runs in use, damaged runs, truthful statuses ----------------------------------------------------
 
 def _hold_lock_in_another_process(path: Path) -> subprocess.Popen:

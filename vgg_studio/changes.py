@@ -74,8 +74,9 @@ _SHAPE_FIELDS = ("num_convs", "out_channels")
 
 
 def block_text(block: Block) -> str:
-    """'2×256', then any other block setting: '2×256, kernel size 5'."""
-    extra = [f"{word(n)} {value_text(v)}" for n, v in _settings(block, _SHAPE_FIELDS)]
+    """'2×256', then any other block setting that is not at its default: '2×256, kernel 5'."""
+    defaults = {f.name: f.default for f in dataclasses.fields(Block)}
+    extra = [f"{word(n)} {value_text(v)}" for n, v in _settings(block, _SHAPE_FIELDS) if v != defaults[n]]
     return ", ".join([f"{block.num_convs}×{block.out_channels}", *extra])
 
 

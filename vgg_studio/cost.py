@@ -47,14 +47,13 @@ def probe_speed(spec: ArchSpec, config: TrainConfig, *, steps: int = 2, cancel: 
     import torch.nn.functional as F
 
     from .batching import prepare_batch
-    from .engine import cpu_has_bf16, make_optimizer, pick_device
+    from .engine import make_optimizer, pick_device, uses_bf16, uses_channels_last
     from .model import build_initialized
 
     device = pick_device(config.device)
     channels, native = NATIVE_SHAPES.get(_resolved(config.dataset), (1, 28))
     spec = check(spec.replace(in_channels=channels))
-    bf16 = config.amp and (device.type == "cuda" or (device.type == "cpu" and cpu_has_bf16()))
-    channels_last = config.channels_last and device.type in ("cuda", "cpu")
+    bf16, channels_last = uses_bf16(config, device), uses_channels_last(config, device)
     batch = probe_batch(spec, config.batch_size)
     key = (str(device), to_json(spec), bf16, channels_last, batch, config.optimizer)
     with _cache_lock:

@@ -31,6 +31,7 @@ from .runs import RunError, RunFolder, RunResults, damaged_checkpoint
 from .spec import ArchSpec, SpecError, check, to_dict
 from .spec import load as load_spec
 from .train_config import ConfigError, TrainConfig, resume_changes, validate_config
+from .warm_start import WarmStart, warm_start
 
 STEP_PROGRESS_S = 0.25  # StepProgress between points at most this often
 NUM_EXAMPLES = 64  # test images kept in results.npz for the results view
@@ -87,6 +88,11 @@ def uses_bf16(config: TrainConfig, device: torch.device) -> bool:
     return config.amp and (device.type == "cuda" or (device.type == "cpu" and cpu_has_bf16()))
 
 
+def uses_channels_last(config: TrainConfig, device: torch.device) -> bool:
+    """channels_last is used where it helps: CUDA (cuDNN) and the CPU (oneDNN)."""
+    return config.channels_last and device.type in ("cuda", "cpu")
+
+
 def lr_factor(schedule: str, step: int, total: int) -> float:
     """Multiplier of the base learning rate after `step` of `total` optimizer steps (applied per step).
 
@@ -127,6 +133,7 @@ class _Session:
     run: RunFolder
     start_epoch: int
     elapsed_before: float  # seconds spent in earlier sessions of a resumed run
+    warm: WarmStart | None = None  # what a warm start (config.init_from) copied
 
     @property
     def amp(self) -> bool:
@@ -134,7 +141,7 @@ class _Session:
 
     @property
     def channels_last(self) -> bool:
-        return self.config.channels_last and self.device.type in ("cuda", "cpu")
+        return uses_channels_last(self.config, self.device)
 
     @property
     def num_batches(self) -> int:
@@ -171,12 +178,13 @@ class _EpochSteps:
 
 def train(spec: ArchSpec, config: TrainConfig, on_event: Callable[[Event], None] | None = None,
           cancel: threading.Event | None = None, runs_root=None, run_dir=None, resume=None,
-          parent=None) -> Finished | Failed:
+          parent=None, meta=None) -> Finished | Failed:
     """Train `spec` with `config`, emitting events; returns (and emits last) the Finished or Failed event.
 
     `run_dir` names a new run folder (default: a fresh one under `runs_root`); `resume` continues the run
     in that folder from its last finished epoch up to `config.epochs`, with the run's own architecture.
     `parent` is the run folder a new run is compared with (recorded in its run.json; see lineage.py).
+    `meta`: more fields for a new run's run.json (e.g. `sweep`, the group and label of a sweep's variant).
     Expected failures come back as Failed with a message for the user, never as an exception.
     """
     emit = on_event or (lambda event: None)
@@ -192,7 +200,7 @@ def train(spec: ArchSpec, config: TrainConfig, on_event: Callable[[Event], None]
         return event
 
     try:
-        session = _prepare(spec, config, runs_root, run_dir, resume, progress, parent)
+        session = _prepare(spec, config, runs_root, run_dir, resume, progress, parent, meta)
         return _run_epochs(session, emit, cancel)
     except DataError as exc:
         return fail("data", str(exc))
@@ -264,7 +272,7 @@ def _oom_message(spec: ArchSpec, config: TrainConfig, session: _Session | None) 
 
 
 def _prepare(spec: ArchSpec, config: TrainConfig, runs_root, run_dir, resume, progress: _Progress,
-             parent=None) -> _Session:
+             parent=None, meta=None) -> _Session:
     """Check the settings, load the data, build the model and optimizer, then make or reopen the run folder.
 
     A resume is checked (the folder's lock, the settings it may change, the checkpoint) before anything is
@@ -286,10 +294,15 @@ def _prepare(spec: ArchSpec, config: TrainConfig, runs_root, run_dir, resume, pr
 
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
-    model = build_initialized(spec).to(device)
+    model = build_initialized(spec)
+    warm = None
+    if config.init_from is not None and resume is None:  # a resume loads its own checkpoint instead
+        config = config.replace(init_from=str(Path(config.init_from).expanduser().resolve()))
+        warm = warm_start(model, spec, config.init_from)
+    model = model.to(device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = config.cudnn_benchmark
-    if config.channels_last and device.type in ("cuda", "cpu"):
+    if uses_channels_last(config, device):
         model = model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model.parameters(), config)
     total_steps = config.epochs * math.ceil(len(data.train) / config.batch_size)
@@ -313,14 +326,15 @@ def _prepare(spec: ArchSpec, config: TrainConfig, runs_root, run_dir, resume, pr
     else:
         run = RunFolder.create(spec, config, root=runs_root, path=run_dir, device=str(device), dataset=dataset,
                                params=params, epochs=config.epochs,
-                               parent=str(Path(parent).expanduser().resolve()) if parent else None)
+                               parent=str(Path(parent).expanduser().resolve()) if parent else None,
+                               **({"warm_start": warm.to_dict()} if warm is not None else {}), **(meta or {}))
         progress.run = run
     progress.started = True
     # Which epochs ran where and in which precision: config.json holds the latest of these settings.
     run.update(sessions=[*run.meta.get("sessions", []), {"from_epoch": start_epoch + 1, "device": str(device),
                                                            "bf16": uses_bf16(config, device)}])
     progress.session = _Session(spec, config, device, data, model, optimizer, scheduler, generator, run,
-                                start_epoch, elapsed_before)
+                                start_epoch, elapsed_before, warm)
     return progress.session
 
 
@@ -361,7 +375,9 @@ def _run_epochs(session: _Session, emit: Callable[[Event], None], cancel: thread
     emit(RunStarted(run_dir=str(run.path), device=str(session.device), dataset=data.name,
                     num_train=len(data.train), num_test=len(data.test), batches_per_epoch=session.num_batches,
                     epochs=cfg.epochs, start_epoch=session.start_epoch,
-                    params=sum(p.numel() for p in session.model.parameters())))
+                    params=sum(p.numel() for p in session.model.parameters()),
+                    **({"init_from": session.warm.source, "reused_layers": session.warm.reused,
+                        "new_layers": session.warm.new} if session.warm is not None else {})))
     t_run = time.perf_counter()
     trained, train_time, eval_time = 0, 0.0, 0.0  # this session: examples stepped, seconds stepping / testing
     last = run.epochs[-1] if run.epochs else {}
@@ -388,7 +404,8 @@ def _run_epochs(session: _Session, emit: Callable[[Event], None], cancel: thread
         lr = session.optimizer.param_groups[0]["lr"]
         rate = steps.seen / steps.seconds
         run.add_epoch({"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "test_acc": test_acc,
-                       "examples_per_sec": rate, "elapsed_s": elapsed, "lr": lr})
+                       "examples_per_sec": rate, "elapsed_s": elapsed, "lr": lr,
+                       "test_examples_per_sec": len(data.test) / eval_time})
         run.save_results(results)
         run.save_torch("checkpoint.pt", _checkpoint(session, epoch))
         epochs_done = epoch

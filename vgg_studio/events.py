@@ -21,6 +21,17 @@ class RunStarted:
     epochs: int  # total epochs the run will reach
     start_epoch: int  # 0 for a fresh run, the last finished epoch when resuming
     params: int
+    init_from: str | None = None  # warm start: the run whose weights were copied where layers fit
+    reused_layers: tuple[str, ...] = ()  # layer names ("block1.conv1", "fc2") copied from that run
+    new_layers: tuple[str, ...] = ()  # layers initialised as usual
+
+    def warm_start_lines(self) -> tuple[str, ...]:
+        """What a warm start reused and what is new, for the log (empty for a fresh start or a resume)."""
+        if self.init_from is None:
+            return ()
+        return (f"warm start from {self.init_from}:",
+                f"  reused ({len(self.reused_layers)}): {', '.join(self.reused_layers) or 'none'}",
+                f"  new ({len(self.new_layers)}): {', '.join(self.new_layers) or 'none'}")
 
 
 @dataclass(frozen=True)

@@ -35,10 +35,12 @@ from .spec import load as load_spec
 from .train_config import ConfigError, TrainConfig
 
 STEP_FIELDS = ("epoch_float", "train_loss", "train_acc")
-EPOCH_FIELDS = ("epoch", "train_loss", "train_acc", "test_acc", "examples_per_sec", "elapsed_s", "lr")
+EPOCH_FIELDS = ("epoch", "train_loss", "train_acc", "test_acc", "examples_per_sec", "elapsed_s", "lr",
+                "test_examples_per_sec")  # the last: test-pass speed (inference); absent in older runs
 # "interrupted" (its process died mid-run) and "damaged" (run.json unreadable) are derived, never written.
 STATUSES = ("running", "finished", "cancelled", "failed", "interrupted", "damaged")
 RUN_FORMAT = "vgg-studio.run"
+SWEEP_FILE = "sweep.json"  # marks a folder that holds one sweep's runs (see sweep.py); listed with the runs
 
 
 class RunError(Exception):
@@ -48,6 +50,16 @@ class RunError(Exception):
 def default_runs_dir() -> Path:
     """Per-user folder for runs; the VGG_STUDIO_RUNS environment variable overrides it."""
     return user_dir("runs", "VGG_STUDIO_RUNS")
+
+
+@dataclass(frozen=True)
+class SweepTag:
+    """The sweep a run belongs to: the sweep folder's name (its id) and the variant's label and place."""
+
+    id: str
+    label: str  # what this variant changed, e.g. "ratio=2"
+    index: int  # 1-based
+    count: int
 
 
 @dataclass(frozen=True)
@@ -65,6 +77,7 @@ class RunInfo:
     device: str = ""
     message: str = ""  # why it failed or stopped, for the user
     parent: str = ""  # the folder of the run this one is compared with (see lineage.py), "" for none
+    sweep: SweepTag | None = None
     resumable: bool = False  # it has a checkpoint and no process is training it
 
     @property
@@ -105,7 +118,8 @@ def _read_csv(path: Path, ints: tuple[str, ...] = ()) -> list[dict]:
     if not path.exists():
         return []
     with path.open(newline="", encoding="utf-8") as fh:
-        return [{k: int(v) if k in ints else float(v) for k, v in row.items()} for row in csv.DictReader(fh)]
+        return [{k: int(v) if k in ints else float(v) for k, v in row.items() if v not in ("", None)}
+                for row in csv.DictReader(fh)]  # a column added later is empty in older rows: left out
 
 
 def _slug(name: str) -> str:
@@ -438,7 +452,8 @@ def _info(folder: Path, meta: dict[str, Any]) -> RunInfo:
                        created=datetime.fromisoformat(meta["created"]), status=str(meta.get("status", "")),
                        epochs_done=int(meta.get("epochs_done", 0)), epochs=int(meta.get("epochs", 0)),
                        device=str(meta.get("device", "")), message=str(meta.get("message", "")),
-                       parent=str(meta.get("parent") or ""), resumable=resumable)
+                       parent=str(meta.get("parent") or ""), resumable=resumable,
+                       sweep=SweepTag(**meta["sweep"]) if meta.get("sweep") else None)
     except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise DamagedRun(f"{folder / 'run.json'} is damaged ({exc!r}); the folder can only be deleted.") from None
 
@@ -454,13 +469,14 @@ def _damaged_info(folder: Path, error: RunError) -> RunInfo:
 
 
 def list_runs(root: str | os.PathLike | None = None) -> list[RunInfo]:
-    """Every readable run under `root` (default: the per-user folder), newest first."""
+    """Every readable run under `root` (default: the per-user folder) and its sweep folders, newest first."""
     base = Path(root).expanduser() if root is not None else default_runs_dir()
     if not base.is_dir():
         return []
     infos = []
-    for folder in base.iterdir():
-        if folder.is_dir():
+    sweeps = [f for f in base.iterdir() if (f / SWEEP_FILE).is_file() and not (f / "run.json").exists()]
+    for folder in [*base.iterdir(), *(sub for s in sweeps for sub in s.iterdir())]:
+        if folder.is_dir() and folder not in sweeps:
             try:
                 infos.append(_info(folder, _read_meta(folder)))
             except DamagedRun as exc:

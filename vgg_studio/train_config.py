@@ -13,7 +13,7 @@ from typing import Any
 # The word lists of the training settings: one home for the names the CLI accepts and the labels the GUI shows.
 DATASETS = ("sample", "fashion-mnist", "mnist", "cifar10")  # what `data.load_dataset` loads
 DATASET_CHOICES = ("auto", *DATASETS)
-DATASET_LABELS = {"auto": "Auto (Fashion-MNIST if on disk, else sample)", "sample": "Bundled sample",
+DATASET_LABELS = {"auto": "Auto (Fashion-MNIST or sample)", "sample": "Bundled sample",
                   "fashion-mnist": "Fashion-MNIST", "mnist": "MNIST", "cifar10": "CIFAR-10"}
 OPTIMIZERS = ("sgd", "adam", "adamw")
 DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3}  # d2l's 0.05 is for SGD; Adam wants ~1e-3
@@ -52,6 +52,8 @@ class TrainConfig:
     channels_last: bool = True  # on CUDA and CPU (oneDNN prefers it)
     cudnn_benchmark: bool = True  # on CUDA
     points_per_epoch: int = 5  # BatchProgress events per epoch
+    # Warm start: a finished run's folder; its weights fill every layer that still fits (see warm_start.py).
+    init_from: str | None = None
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPointF
 from PySide6.QtWidgets import QComboBox, QSpinBox, QTreeView
 
-from vgg_studio.gui.editor.charts import short_label
+from vgg_studio.gui.editor.charts import WEIGHT_LAYERS, short_label
 from vgg_studio.gui.editor.summary_view import COL_PARAMS, GroupRole
 from vgg_studio.spec import PRESET_NAMES, Block, preset
 from vgg_studio.summary import summarize
@@ -27,10 +27,11 @@ def test_tree_and_charts_match_the_core(qtbot, window, name):
         assert group.data(GroupRole) == b.block
         assert model.item(group.row(), COL_PARAMS).text() == thousands(b.params)
 
-    with_params = [r for r in expected.layers if r.params > 0]
+    weights = [r for r in expected.layers if r.type in WEIGHT_LAYERS]  # BatchNorm's tiny shares get no bar
+    with_params = [r for r in weights if r.params > 0]
     assert len(window.param_chart.bar_heights()) == len(with_params)
-    assert len(window.flop_chart.bar_heights()) == len([r for r in expected.layers if r.flops > 0])
-    assert sum(window.param_chart.bar_heights()) == pytest.approx(100.0)
+    assert len(window.flop_chart.bar_heights()) == len([r for r in weights if r.flops > 0])
+    assert sum(window.param_chart.bar_heights()) == pytest.approx(100.0 * sum(r.param_share for r in weights))
     ticks = window.param_chart.getPlotItem().getAxis("bottom")._tickLevels[0]
     assert [label for _, label in ticks] == [short_label(r) for r in with_params]
 
@@ -105,24 +106,27 @@ def test_copy_summary_as_text_and_save_as_csv_give_what_the_command_line_prints(
                                                                               tmp_path):
     """Issue 12 item 6: the window's Copy is `vgg-studio summary` at the panel's batch size, its CSV
     `--format csv`; both are off while the architecture is invalid."""
-    from PySide6.QtWidgets import QApplication, QPushButton
+    from PySide6.QtGui import QAction
+    from PySide6.QtWidgets import QApplication
 
     from vgg_studio.cli import main
 
     window.open_preset("d2l-small")
     window.training.panel.batch_size.setValue(64)
-    qtbot.mouseClick(window.findChild(QPushButton, "copySummaryButton"), Qt.MouseButton.LeftButton)
+    edit_menu = window.menuBar().actions()[1].menu()
+    copy = window.findChild(QAction, "action_copy_summary")
+    assert copy in edit_menu.actions() and copy in window.summary_view.tree.actions()  # menu and context menu
+    copy.trigger()
     assert main(["summary", "--preset", "d2l-small", "--batch-size", "64"]) == 0
     printed = capsys.readouterr().out
     assert QApplication.clipboard().text() == printed and "batch 64" in printed
 
     dialogs.save_path = str(tmp_path / "small")  # .csv is added
-    qtbot.mouseClick(window.findChild(QPushButton, "saveSummaryCsvButton"), Qt.MouseButton.LeftButton)
+    window.findChild(QAction, "action_save_summary_csv").trigger()
     assert main(["summary", "--preset", "d2l-small", "--format", "csv"]) == 0
     assert (tmp_path / "small.csv").read_text() == capsys.readouterr().out
 
     window.editor.form.input_size.setValue(8)
-    assert not window.findChild(QPushButton, "copySummaryButton").isEnabled()
     assert not window.summary_view.copy_action.isEnabled() and window.summary_view.summary_text() == ""
     window.document.undo_stack.undo()
     assert window.summary_view.save_csv_action.isEnabled()

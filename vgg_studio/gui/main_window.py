@@ -29,6 +29,7 @@ from .editor.charts import ChartsPanel
 from .editor.document import ArchDocument
 from .editor.summary_view import SummaryView
 from .settings import Session, open_settings
+from .efficiency.controller import install_efficiency
 from .text import ElidedLabel, elide
 from .training.controller import install_training
 
@@ -42,6 +43,9 @@ PRESET_LABELS = {
     "vgg19": "VGG-19 (config E)",
     "d2l-small": "d2l-small (VGG-11, channels ÷ 4)",
     "tiny": "tiny (28×28, 2 blocks)",
+    "vgg11-bn": "VGG-11-BN (BatchNorm, torchvision's vgg11_bn)",
+    "vgg16-bn": "VGG-16-BN (BatchNorm, torchvision's vgg16_bn)",
+    "vgg11-5x5": "VGG-11-5x5 (pairs of 3×3 → one 5×5: why 3×3?)",
 }
 
 
@@ -121,6 +125,7 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._update_status(self.document.problems)
         self.editor.select_row(0, select=False)
+        install_efficiency(self)
         install_baseline(self)
 
     # --- building ------------------------------------------------------------------------------
@@ -255,7 +260,7 @@ class MainWindow(QMainWindow):
         settings wider where there is room, the charts ~270 px tall (plots at least 150 px on a 700 px screen)."""
         self.resizeDocks([self.arch_dock], [self.editor.minimumSizeHint().width()], Qt.Orientation.Horizontal)
         panel_dock = self.training.panel_dock
-        wide = self.width() >= 1200
+        wide = self.width() >= 1360  # at 1280 the summary needs the room for all its columns
         width = max(panel_dock.minimumSizeHint().width(), 340 if wide else 0)
         self.resizeDocks([panel_dock], [width], Qt.Orientation.Horizontal)
         self.resizeDocks([self.charts_dock], [270 if self.height() >= 760 else 240], Qt.Orientation.Vertical)

@@ -31,6 +31,7 @@ Quantity = Literal["params", "flops"]
 CONV_COLORS = (QColor("#3a6ea5"), QColor("#76a5d8"))  # alternate per block so blocks read as groups
 LINEAR_COLOR = QColor("#d9822b")
 TITLES = {"params": "Parameters per layer", "flops": "FLOPs per layer"}
+WEIGHT_LAYERS = ("Conv2d", "Linear")
 SHORT_TITLES = {"params": "Parameters", "flops": "FLOPs"}  # the chart's title, which also holds its legend
 
 
@@ -104,6 +105,10 @@ class ShareChart(pg.PlotWidget):
     def _share(self, layer: LayerRow) -> float:
         return layer.param_share if self.quantity == "params" else layer.flop_share
 
+    def _bar(self, layer: LayerRow | None) -> bool:
+        """Whether `layer` gets a bar: a conv or linear layer with some of this quantity."""
+        return layer is not None and layer.type in WEIGHT_LAYERS and self._value(layer) > 0
+
     def set_comparison(self, comparison: Comparison | None, label: str = "") -> None:
         """Draw `comparison.a` (the pinned baseline, called `label`) as ghost bars; None removes them.
 
@@ -118,13 +123,14 @@ class ShareChart(pg.PlotWidget):
         if self.comparison is not None and self.comparison.b is not summary:
             return  # the comparison with this summary follows at once (see set_comparison)
         comparison = self.comparison if self.comparison is not None and self.comparison.b is summary else None
+        # Weight layers only: BatchNorm's few parameters would add a near-empty bar per conv.
         if comparison is None:
-            self.layers = [r for r in summary.layers if self._value(r) > 0] if summary is not None else []
+            self.layers = ([r for r in summary.layers if self._bar(r)] if summary is not None else [])
             self.baseline_layers = [None] * len(self.layers)
             shares = np.array([self._share(r) * 100 for r in self.layers], dtype=float)
             ghosts = np.zeros(0)
         else:
-            slots = [d for d in comparison.layers if self._value(d.b) > 0 or self._value(d.a) > 0]
+            slots = [d for d in comparison.layers if self._bar(d.b) or self._bar(d.a)]
             base_total = sum(self._value(r) for r in comparison.a.layers) or 1
             self.layers = [d.b or d.a for d in slots]
             self.baseline_layers = [d.a for d in slots]

@@ -6,12 +6,13 @@ numbers below stay those of the last valid architecture.
 
 from __future__ import annotations
 
+import html
 import os
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, Signal
 from PySide6.QtGui import QAction, QBrush, QColor, QFont, QKeySequence, QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import (QApplication, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QMessageBox,
-                               QPushButton, QTreeView, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QApplication, QFileDialog, QHeaderView, QLabel, QMessageBox,
+                               QTreeView, QVBoxLayout, QWidget)
 
 from ...atomic import atomic_write_text
 from ...cli.summary import render_csv, render_table
@@ -23,21 +24,23 @@ from ..style import BANNER_STYLE, ERROR_BANNER_TEXT, MUTED_STYLE
 from ..text import elide, elide_html
 from .document import ArchDocument
 
-COLUMNS = ("Layer", "Output shape", "Parameters", "FLOPs", "Activations")
-COL_LAYER, COL_SHAPE, COL_PARAMS, COL_FLOPS, COL_ACT = range(len(COLUMNS))
+COLUMNS = ("Layer", "Output shape", "Parameters", "FLOPs", "Activations", "RF")
+COL_LAYER, COL_SHAPE, COL_PARAMS, COL_FLOPS, COL_ACT, COL_RF = range(len(COLUMNS))
 COLUMN_TIPS = (
     "Layer name (blockN: convK, reluK, pool; flatten, fcN) — hover for its module class",
     "Output shape for one image (batch, channels, height, width)",
     "Learnable weights and biases (hover for the share of the whole network)",
     "Floating-point operations for one image, forward, 2 per multiply-add (hover for the exact count and share)",
     "Size of this layer's output for one image, float32",
+    "Receptive field: one output cell of this layer sees this many × this many input pixels "
+    "(hover for the effective stride)",
 )
 GroupRole = Qt.ItemDataRole.UserRole + 1  # block index for block groups; -1 classifier; -2 total
 CLASSIFIER, TOTAL = -1, -2
 
 
 def _percent(share: float) -> str:
-    return f"{share * 100:.1f}%" if share >= 0.0005 or share == 0 else "<0.1%"
+    return f"{share * 100:.1f}%" if share >= 0.001 or share == 0 else "<0.1%"
 
 
 class SummaryView(QWidget):
@@ -102,24 +105,12 @@ class SummaryView(QWidget):
         self.save_csv_action.triggered.connect(lambda _checked=False: self.save_csv())
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         self.tree.addActions([self.copy_action, self.save_csv_action])
-        self.copy_button = QPushButton("Copy", objectName="copySummaryButton")
-        self.copy_button.setToolTip(self.copy_action.toolTip())
-        self.copy_button.clicked.connect(self.copy_action.trigger)
-        self.csv_button = QPushButton("CSV…", objectName="saveSummaryCsvButton")
-        self.csv_button.setToolTip(self.save_csv_action.toolTip())
-        self.csv_button.clicked.connect(self.save_csv_action.trigger)
-
-        bottom = QHBoxLayout()
-        bottom.setContentsMargins(0, 0, 0, 0)
-        bottom.addWidget(self.memory_label, 1)
-        bottom.addWidget(self.copy_button, 0, Qt.AlignmentFlag.AlignTop)
-        bottom.addWidget(self.csv_button, 0, Qt.AlignmentFlag.AlignTop)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.headline)
         layout.addWidget(self.banner)
         layout.addWidget(self.tree, 1)
-        layout.addLayout(bottom)
+        layout.addWidget(self.memory_label)
 
         document.summaryChanged.connect(self.show_summary)
         document.dirtyChanged.connect(lambda _dirty: self._show_headline())
@@ -230,9 +221,11 @@ class SummaryView(QWidget):
         total_flops = summary.total_flops or 1
         for b in summary.blocks:
             label = f"Block {b.block + 1}  ({b.num_convs} × {b.channels:,})"
-            group = self._row(root, label, f"{b.num_convs} convolutions with {b.channels:,} channels, then a max-pool",
-                              b.output_shape, b.params, b.params / total_params, b.flops,
-                              b.flops / total_flops, b.activation_bytes, key=b.block, bold=True)
+            kernel = f"{b.kernel_size}×{b.kernel_size} "
+            group = self._row(root, label, f"{b.num_convs} {kernel}convolutions with {b.channels:,} channels, then a "
+                              "max-pool", b.output_shape, b.params, b.params / total_params, b.flops,
+                              b.flops / total_flops, b.activation_bytes, key=b.block, bold=True,
+                              field=(b.receptive_field, b.effective_stride))
             for layer in summary.rows_of_block(b.block):
                 self._layer_row(group, layer, layer.name.split(".", 1)[-1])
         head = summary.head
@@ -249,7 +242,8 @@ class SummaryView(QWidget):
     def _layer_row(self, parent: QStandardItem, layer: LayerRow, label: str) -> None:
         key = layer.block if layer.block is not None else CLASSIFIER
         self._row(parent, label, f"{layer.name}: {layer.type}", layer.output_shape, layer.params, layer.param_share,
-                  layer.flops, layer.flop_share, layer.activation_bytes, key=key)
+                  layer.flops, layer.flop_share, layer.activation_bytes, key=key,
+                  field=(layer.receptive_field, layer.effective_stride))
         # The chapter's arithmetic behind the numbers, where a formula matches them.
         summary, row = self._summary, parent.rowCount() - 1
         for col, why in ((COL_SHAPE, shape_reason), (COL_PARAMS, params_formula), (COL_FLOPS, flops_formula)):
@@ -259,8 +253,11 @@ class SummaryView(QWidget):
                 item.setToolTip(f"{item.toolTip()}\n{text}" if item.toolTip() else text)
 
     def _row(self, parent: QStandardItem, label: str, about: str, out_shape: tuple[int, ...], params: int,
-             pshare: float, flops: int, fshare: float, act: int, key: int, bold: bool = False) -> QStandardItem:
-        texts = [label, shape(out_shape) if out_shape else "", thousands(params), si(flops), nbytes(act)]
+             pshare: float, flops: int, fshare: float, act: int, key: int, bold: bool = False,
+             field: tuple[int | None, int | None] = (None, None)) -> QStandardItem:
+        rf, stride = field
+        texts = [label, shape(out_shape) if out_shape else "", thousands(params), si(flops), nbytes(act),
+                 "" if rf is None else str(rf)]
         items = [QStandardItem(t) for t in texts]
         for col, item in enumerate(items):
             item.setEditable(False)
@@ -275,6 +272,9 @@ class SummaryView(QWidget):
         items[COL_PARAMS].setToolTip(f"{params:,} parameters ({si(params)}), {_percent(pshare)} of the network")
         items[COL_FLOPS].setToolTip(f"{flops:,} FLOPs per image, {_percent(fshare)} of the network")
         items[COL_ACT].setToolTip(f"{act:,} bytes per image")
+        items[COL_RF].setToolTip(COLUMN_TIPS[COL_RF] if rf is None else
+                                 f"One output cell sees {rf}×{rf} input pixels; neighbouring cells are {stride} "
+                                 f"pixel{'s' if stride != 1 else ''} apart (effective stride)")
         if key == TOTAL:
             for item in items:
                 item.setBackground(QBrush(QColor(0, 0, 0, 18)))
@@ -293,8 +293,14 @@ class SummaryView(QWidget):
         stale = (f"<span style='color:{ERROR_BANNER_TEXT}'>Last valid version</span> of "
                  if not doc.is_valid() else "")
         text = (f"{stale}<b>{elide_html(doc.spec.name)}</b>{edited}: {thousands(s.total_params)} parameters, "
-                f"{si(s.total_flops, 'FLOP')} per image, depth {s.spec.depth}. The first fully connected layer holds "
-                f"<b>{fc.param_share * 100:.1f}%</b> of the parameters")
+                f"{si(s.total_flops, 'FLOP')} per image, depth {s.spec.depth}. ")
+        if s.spec.classifier_widths:
+            text += f"The first fully connected layer holds <b>{fc.param_share * 100:.1f}%</b> of the parameters"
+        else:  # gap: no big first Linear; say where the parameters went instead
+            top = max(s.blocks, key=lambda b: b.params)
+            share = html.escape(_percent(fc.param_share))  # "<0.1%" is not a tag
+            text += (f"The classifier holds only <b>{share}</b> of the parameters, block "
+                     f"{top.block + 1} the most (<b>{top.params / (s.total_params or 1) * 100:.1f}%</b>)")
         conv_share = sum(r.flop_share for r in s.layers if r.type == "Conv2d")
         if conv_share > 0:
             text += f"; the convolutions do <b>{conv_share * 100:.1f}%</b> of the compute"
@@ -306,7 +312,8 @@ class SummaryView(QWidget):
             else:
                 names = ", ".join(str(b) for b in busiest[:-1]) + f" and {busiest[-1]}"
                 text += f" (blocks {names} the most: {share:.1f}% each)"
-        self.headline.setText(text + ".")
+        note = s.receptive_field_note()
+        self.headline.setText(text + "." + (f" {note}" if note else ""))
 
     def _show_banner(self) -> None:
         errors = self._document.errors
@@ -317,8 +324,6 @@ class SummaryView(QWidget):
         self._show_headline()
         for action in (self.copy_action, self.save_csv_action):
             action.setEnabled(not errors and self._summary is not None)
-        self.copy_button.setEnabled(self.copy_action.isEnabled())
-        self.csv_button.setEnabled(self.save_csv_action.isEnabled())
         if not errors:
             self.banner.hide()
             return

@@ -77,6 +77,7 @@ class TrainingController(QObject):
         self._epoch_note = ""  # how long the first epoch took against the estimate, once it has
 
         self.panel = TrainingPanel()
+        self.panel.runs_dir = self.runs_root
         self.plots = LivePlots()
         self.history = RunHistory(self.runs_root)
         self.results = ResultsView()
@@ -201,6 +202,20 @@ class TrainingController(QObject):
             self._status(f"Could not check which datasets are on disk: {exc}")
 
     # --- engine events (GUI thread) ----------------------------------------------------------------
+    def show_run_event(self, event: RunStarted | BatchProgress | EpochEnd | Finished | Failed) -> None:
+        """Show an event of a run started elsewhere (a sweep's variant) in the curves, progress and Runs list.
+
+        Its end does not reset the panel: the sweep does that when its last variant is done."""
+        if isinstance(event, RunStarted):
+            self._on_started(event)
+        elif isinstance(event, BatchProgress):
+            self._on_progress(event)
+        elif isinstance(event, EpochEnd):
+            self._on_epoch(event)
+        else:
+            self.plots.finish(event if isinstance(event, Finished) else None)
+            self.history.refresh()
+
     def _on_started(self, event: RunStarted) -> None:
         self._num_train, self._num_test = event.num_train, event.num_test
         self._first_epoch, self._started_at = event.start_epoch + 1, time.perf_counter()

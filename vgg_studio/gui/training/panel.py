@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QProgressBar,
-                               QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
+                               QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from ...events import BatchProgress, EpochEnd, Failed, Finished, RunStarted, StepProgress
 from ...spec import MAX_INPUT_SIZE, ArchSpec
@@ -52,6 +52,7 @@ class TrainingPanel(QWidget):
         self._availability: Mapping[str, Any] = {}
         self._auto: str | None = None  # what "auto" resolves to, when known
         self._epochs = 0  # of the active run, from RunStarted
+        self._warm_lines: tuple[str, ...] = ()  # of the active run: what its warm start reused, kept in view
         defaults = TrainConfig()
 
         self.dataset = QComboBox(objectName="datasetCombo")
@@ -106,6 +107,25 @@ class TrainingPanel(QWidget):
         form.addRow("LR schedule", self.schedule)
         form.addRow("Device", self.device)
         form.addRow("Seed", self.seed)
+
+        # Warm start after an edit: the chosen run's weights fill every layer that still fits.
+        self.runs_dir: Path | None = None  # where "Start from run…" opens; the controller sets it
+        self._init_from: str | None = None
+        self.start_from_button = QPushButton("Start from run…", objectName="startFromButton")
+        self.start_from_button.setToolTip("Begin from a finished run's weights: every layer whose place and shape "
+                                          "still fit is copied (BatchNorm statistics too), the rest start fresh")
+        self.fresh_button = QPushButton("Fresh", objectName="freshStartButton")
+        self.fresh_button.setToolTip("Start from Xavier-initialised weights, as d2l does")
+        self.init_from_label = QLabel(objectName="initFromLabel", wordWrap=True)
+        self.init_from_label.setStyleSheet(MUTED_STYLE)
+        self.start_from_button.clicked.connect(self.choose_init_from)
+        self.fresh_button.clicked.connect(lambda: self.set_init_from(None))
+        start_row = QHBoxLayout()
+        start_row.addWidget(self.start_from_button, 1)
+        start_row.addWidget(self.fresh_button)
+        form.addRow("Weights", start_row)
+        form.addRow("", self.init_from_label)
+        self._show_init_from()
 
         self.train_button = QPushButton("Start training", objectName="trainButton")
         self.stop_button = QPushButton("Stop", objectName="stopButton", enabled=False)
@@ -201,7 +221,38 @@ class TrainingPanel(QWidget):
                            batch_size=self.batch_size.value(), lr=self.lr.value(),
                            optimizer=self.optimizer.currentData(), momentum=self.momentum.value(),
                            schedule=self.schedule.currentData(), device=self.device.currentData(),
-                           seed=self.seed.value(), points_per_epoch=CURVE_POINTS_PER_EPOCH)
+                           seed=self.seed.value(), points_per_epoch=CURVE_POINTS_PER_EPOCH,
+                           init_from=self._init_from)
+
+    def init_from(self) -> str | None:
+        return self._init_from
+
+    def set_init_from(self, run_dir: str | None) -> bool:
+        """Warm-start the next run from `run_dir` (None: fresh); a folder without weights is refused with a message."""
+        if run_dir is not None:
+            from ...runs import RunError
+            from ...warm_start import weights_file
+
+            try:
+                weights_file(run_dir)
+            except RunError as exc:
+                self.show_error(str(exc))
+                return False
+        self._init_from = run_dir
+        self._show_init_from()
+        self._update_buttons()
+        return True
+
+    def _show_init_from(self) -> None:
+        run_dir = self._init_from
+        self.init_from_label.setText("Fresh start (Xavier init)" if run_dir is None else
+                                     f"From {Path(run_dir).name}: layers that still fit are copied")
+        self.init_from_label.setToolTip(run_dir or "")
+
+    def choose_init_from(self) -> bool:
+        start = self._init_from or (str(self.runs_dir) if self.runs_dir is not None else "")
+        folder = QFileDialog.getExistingDirectory(self, "Start from run", start)
+        return bool(folder) and self.set_init_from(folder)
 
     def set_config(self, config: TrainConfig) -> None:
         for combo, value in ((self.dataset, config.dataset), (self.optimizer, config.optimizer),
@@ -225,7 +276,8 @@ class TrainingPanel(QWidget):
 
     # --- settings ----------------------------------------------------------------------------------
     def save_settings(self, settings: QSettings) -> None:
-        settings.setValue("training/config", self.config().to_dict())
+        # A warm start is chosen per run, never carried into the next session.
+        settings.setValue("training/config", self.config().replace(init_from=None).to_dict())
         settings.setValue("training/resize", self.resize_box.value())
 
     def restore_settings(self, settings: QSettings) -> None:
@@ -245,12 +297,13 @@ class TrainingPanel(QWidget):
     def set_running(self, running: bool) -> None:
         self._running = running
         for w in (self.dataset, self.resize_box, self.epochs, self.batch_size, self.lr, self.optimizer,
-                  self.momentum, self.schedule, self.device, self.seed):
+                  self.momentum, self.schedule, self.device, self.seed, self.start_from_button):
             w.setEnabled(not running)
         self.ways_out.setVisible(not running and self.ways_out_layout.count() > 1)
         if running:
             self.offer_discard(None)
             self.progress.setRange(0, 0)  # busy until the engine says how many batches there are
+            self._warm_lines = ()
             self.progress.setFormat("Preparing data…")
             self.status.setStyleSheet("")
             self.status.clear()
@@ -265,8 +318,10 @@ class TrainingPanel(QWidget):
         self.progress.setFormat(f"Epoch {event.start_epoch + 1}/{event.epochs} · batch 0/{event.batches_per_epoch}"
                                 " · first batch…")
         self._epochs = event.epochs
-        self.status.setText(f"Training on {event.device}: {event.dataset}, {event.num_train:,} train / "
-                            f"{event.num_test:,} test images, {event.params:,} parameters.")
+        self._warm_lines = event.warm_start_lines()
+        self.status.setText("\n".join([f"Training on {event.device}: {event.dataset}, {event.num_train:,} train / "
+                                       f"{event.num_test:,} test images, {event.params:,} parameters.",
+                                       *self._warm_lines]))
 
     def show_progress(self, event: BatchProgress | StepProgress) -> None:
         epochs = self._epochs or event.epoch
@@ -298,8 +353,9 @@ class TrainingPanel(QWidget):
             else:
                 self.summary.clear()
             self.status.setStyleSheet("")
-            self.status.setText(f"Stopped; what was measured is saved in {result.run_dir}." if result.cancelled
-                                else f"Saved in {result.run_dir}.")
+            self.status.setText("\n".join([f"Stopped; what was measured is saved in {result.run_dir}."
+                                            if result.cancelled else f"Saved in {result.run_dir}.",
+                                            *self._warm_lines]))
             if result.cancelled and not result.epochs_done and result.run_dir:
                 self.offer_discard(result.run_dir)
         else:
@@ -366,6 +422,7 @@ class TrainingPanel(QWidget):
         self.train_button.setToolTip("" if self._arch_valid or self._running
                                      else "Fix the architecture's errors first.")
         self.stop_button.setEnabled(self._running)
+        self.fresh_button.setEnabled(self._init_from is not None and not self._running)
 
     def _update_momentum(self) -> None:
         # Momentum is SGD's; Adam has its own betas.
