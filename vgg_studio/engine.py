@@ -273,8 +273,10 @@ def _prepare(spec: ArchSpec, config: TrainConfig, runs_root, run_dir, resume, pr
         run.write_config(config)
         run.update(status="running", message="", device=str(device), epochs=config.epochs)
     else:
+        # classes/mean/std: what predicting and exporting need to prepare an image as in training
         run = RunFolder.create(spec, config, root=runs_root, path=run_dir, device=str(device), dataset=dataset,
-                               params=params, epochs=config.epochs)
+                               params=params, epochs=config.epochs, classes=list(data.classes),
+                               mean=list(data.mean), std=list(data.std))
         progress.run = run
     progress.started = True
     progress.session = _Session(spec, config, device, data, model, optimizer, scheduler, generator, run,
