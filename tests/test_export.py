@@ -1,7 +1,8 @@
 """Exports are faithful: the Python file (fresh interpreter, only torch), ONNX in ONNX Runtime and the pt2 program
 give the trained model's outputs; `predict` agrees with them; every bad input is a message, never a traceback.
 
-One `tiny` run, trained for one epoch on a small draw of the real bundled sample, serves the whole module.
+One `tiny` run, trained for one epoch on a small draw of the real bundled sample (conftest's `tiny_run`), serves
+the whole module.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import torch
 from PIL import Image
 
 from sample_subset import sample_subset
-from vgg_studio import cli, engine, export_python
+from vgg_studio import cli, export_python
 from vgg_studio.batching import prepare_batch
 from vgg_studio.export import ExportError, export, require_extra
 from vgg_studio.model import build_model
@@ -27,23 +28,14 @@ from vgg_studio.predict import ImageError, display_image, predict, read_image
 from vgg_studio.runs import RunError
 from vgg_studio.spec import ArchSpec, load, preset
 from vgg_studio.trained import from_run, from_spec
-from vgg_studio.train_config import TrainConfig
 
 TOL = 1e-4
 N_IMAGES = 20
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory) -> Path:
-    """A finished 1-epoch `tiny` run on 600 + 100 real sample images."""
-    folder = tmp_path_factory.mktemp("export") / "run"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(engine, "load_dataset", lambda name, data_dir=None, device="cpu", download=True:
-                   sample_subset(600, 100).to(device))
-        result = engine.train(preset("tiny"), TrainConfig(dataset="sample", epochs=1, batch_size=50, device="cpu"),
-                              run_dir=folder)
-    assert result.run_dir == str(folder) and not getattr(result, "cancelled", True)
-    return folder
+def run_dir(tiny_run) -> Path:
+    return tiny_run
 
 
 @pytest.fixture(scope="module")

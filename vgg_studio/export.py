@@ -13,6 +13,7 @@ ONNX needs `onnx` and `onnxscript`, safetensors weights need `safetensors`: the 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import os
 import tempfile
@@ -54,6 +55,36 @@ def format_for(path: str | os.PathLike[str]) -> str | None:
     return SUFFIXES.get(Path(path).suffix.lower())
 
 
+def needed_packages(fmt: str, out: str | os.PathLike[str] | None = None) -> tuple[str, ...]:
+    """The optional packages an export needs: ONNX needs onnx and onnxscript, safetensors weights safetensors."""
+    if fmt == "onnx":
+        return ("onnx", "onnxscript")
+    if fmt == "weights" and (out is None or Path(out).suffix.lower() not in TORCH_SUFFIXES):
+        return ("safetensors",)
+    return ()
+
+
+def missing_message(missing: list[str] | tuple[str, ...]) -> str:
+    """What to tell the user when `missing` packages are not installed: they come with the `export` extra."""
+    many = len(missing) > 1
+    return (f"this export needs the optional package{'s' if many else ''} {' and '.join(missing)}, which "
+            f"{'are' if many else 'is'} not installed. Install the '{EXTRA}' extra: "
+            f"pip install \"vgg-studio[{EXTRA}]\"")
+
+
+def missing_packages(fmt: str, out: str | os.PathLike[str] | None = None) -> list[str]:
+    """Which of `needed_packages` are not installed, found without importing them (cheap, for a dialog)."""
+    missing = []
+    for name in needed_packages(fmt, out):
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(name)
+    return missing
+
+
 def require_extra(*modules: str) -> None:
     """Import `modules` or raise ExportError naming the `export` extra that provides them."""
     missing = []
@@ -63,9 +94,7 @@ def require_extra(*modules: str) -> None:
         except ImportError:
             missing.append(name)
     if missing:
-        raise ExportError(f"this export needs the optional package{'s' if len(missing) > 1 else ''} "
-                          f"{' and '.join(missing)}, which {'are' if len(missing) > 1 else 'is'} not installed. "
-                          f"Install the '{EXTRA}' extra: pip install \"vgg-studio[{EXTRA}]\"")
+        raise ExportError(missing_message(missing))
 
 
 def check_destination(out: str | os.PathLike[str]) -> Path:
@@ -141,7 +170,7 @@ def _python(net: TrainedNet, path: Path) -> Exported:
 
 
 def _onnx(net: TrainedNet, path: Path) -> Exported:
-    require_extra("onnx", "onnxscript")
+    require_extra(*needed_packages("onnx"))
     model = net.model()
     program = torch.onnx.export(model, (_example(net),), dynamo=True, input_names=[INPUT_NAME],
                                 output_names=[OUTPUT_NAME], dynamic_shapes=_batch_dim(), verbose=False)
@@ -182,8 +211,7 @@ def arch_path(weights: Path) -> Path:
 
 def _weights(net: TrainedNet, path: Path) -> Exported:
     torch_file = path.suffix.lower() in TORCH_SUFFIXES
-    if not torch_file:
-        require_extra("safetensors")
+    require_extra(*needed_packages("weights", path))
     state = net.weights()
     if torch_file:
         atomic_write(path, lambda fh: torch.save(state, fh))

@@ -25,6 +25,7 @@ from .editor.arch_editor import ArchEditor
 from .editor.charts import ChartsPanel
 from .editor.document import ArchDocument
 from .editor.summary_view import SummaryView
+from .export_dialog import install_export
 from .settings import Session, open_settings
 from .training.controller import install_training
 
@@ -105,6 +106,7 @@ class MainWindow(QMainWindow):
         self._update_status(self.document.problems)
         self.editor.select_row(0, select=False)
         install_training(self)
+        install_export(self)
 
     # --- building ------------------------------------------------------------------------------
     def _icon(self, theme: str, fallback: QStyle.StandardPixmap):
@@ -158,7 +160,7 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
+        file_menu = self.file_menu = bar.addMenu("&File")
         file_menu.addActions([self.action_new, self.action_open])
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.recent_menu.setObjectName("recentMenu")

@@ -91,6 +91,7 @@ class TrainingController(QObject):
         self.refresh_availability()
         self.history.refresh()
         window.close_hooks.append(self.close_hook)
+        window.close_hooks.append(self.results.predict.wait)
         app = QCoreApplication.instance()
         if app is not None:  # quitting without closing the window must not leave the thread running
             app.aboutToQuit.connect(self.shutdown)
@@ -215,6 +216,7 @@ class TrainingController(QObject):
             self._show_results(paths[0], paths[0].name)
 
     def _show_results(self, path: Path, title: str) -> None:
+        self.results.predict.set_run(path)
         try:
             self.results.show_results(runs.load_results(path), title)
         except RunError as exc:

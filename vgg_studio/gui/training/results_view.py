@@ -11,10 +11,11 @@ import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSize, Qt
 from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QListView, QListWidget, QListWidgetItem,
-                               QSplitter, QTableView, QVBoxLayout, QWidget)
+                               QSplitter, QTableView, QTabWidget, QVBoxLayout, QWidget)
 
 from ...runs import RunResults
 from .. import style
+from .predict_view import PredictView
 
 TILE = 64  # pixels per example image on screen
 WRONG = QColor(style.ERROR)
@@ -125,8 +126,12 @@ class ResultsView(QWidget):
         right_layout.setContentsMargins(0, 0, 0, 0)
         right_layout.addWidget(QLabel("Test images: predicted (true), misclassified first"))
         right_layout.addWidget(self.examples, 1)
+        self.predict = PredictView()  # the run's prediction for the user's own image
+        self.tabs = QTabWidget(objectName="resultsTabs")
+        self.tabs.addTab(right, "Test images")
+        self.tabs.addTab(self.predict, "Your image")
         split.addWidget(left)
-        split.addWidget(right)
+        split.addWidget(self.tabs)
         split.setSizes([420, 420])
 
         layout = QVBoxLayout(self)
