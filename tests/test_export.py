@@ -264,7 +264,7 @@ def test_python_definitions_build_the_model_builders_network(spec):
     export_python.check_faithful(spec)  # raises unless repr and every parameter's shape agree
     namespace: dict = {}
     with torch.device("meta"):  # the whole file as written, without allocating VGG-16
-        exec(export_python.python_source(from_spec(spec, "test")), namespace)  # noqa: S102
+        exec(export_python.python_source(from_spec(spec, "test")), namespace)
         ours = build_model(spec)
     theirs = namespace["net"]
     assert repr(theirs) == repr(ours)
@@ -273,7 +273,11 @@ def test_python_definitions_build_the_model_builders_network(spec):
 
 def test_python_export_refuses_a_network_it_cannot_write(monkeypatch, tmp_path):
     real = export_python.build_model
-    monkeypatch.setattr(export_python, "build_model", lambda spec: torch.nn.Sequential(*real(spec), torch.nn.Softmax(1)))
+
+    def with_softmax(spec):  # a layer the chapter-style code does not write
+        return torch.nn.Sequential(*real(spec), torch.nn.Softmax(1))
+
+    monkeypatch.setattr(export_python, "build_model", with_softmax)
     with pytest.raises(ExportError, match="cannot write 'tiny' yet"):
         export(from_spec(preset("tiny"), "test"), "python", tmp_path / "x.py")
     assert not any(tmp_path.iterdir())

@@ -82,7 +82,7 @@ def load_weights(run_dir: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
             continue
         try:
             obj = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # a damaged or foreign file: any unpickling error, said in words
+        except Exception as exc:  # noqa: BLE001 - torch.load raises many unrelated types for a damaged file
             raise RunError(f"Cannot read the weights in {path}: {exc}") from None
         state = obj.get("model") if name == "checkpoint.pt" and isinstance(obj, dict) else obj
         if isinstance(state, dict) and all(isinstance(v, torch.Tensor) for v in state.values()):

@@ -38,7 +38,7 @@ def run_predict(args: argparse.Namespace) -> int:
         except ImageError as exc:
             status = fail(str(exc))
     s = net.spec.input_size
-    for name, img, pred in zip(names, images, predict(net, images, k=args.top)):
+    for name, pred in zip(names, predict(net, images, k=args.top)):
         width, height = pred.original_size
         print(f"{name} ({width}x{height} -> {net.spec.in_channels}x{s}x{s}):")
         label_width = max(len(c) for c, _ in pred.top)

@@ -183,7 +183,8 @@ class ExportDialog(QDialog):
         idle = self.task is None
         self.note.setText(_sentence(missing_message(missing)) if missing else FORMAT_NOTES[self.fmt])
         self.note.setStyleSheet(style.ERROR_TEXT_STYLE if missing else style.MUTED_STYLE)
-        source_ok = self.run_choice.isChecked() and self.has_runs or self.arch_choice.isChecked() and self.spec_valid
+        source_ok = ((self.run_choice.isChecked() and self.has_runs)
+                     or (self.arch_choice.isChecked() and self.spec_valid))
         self.export_button.setEnabled(idle and source_ok and not missing and bool(self.path_edit.text().strip()))
         self.arch_choice.setEnabled(idle and self.spec_valid)
         self.run_choice.setEnabled(idle and self.has_runs)
@@ -206,7 +207,7 @@ class ExportDialog(QDialog):
         def work() -> Exported:
             from ..trained import from_run, from_spec
 
-            net = from_run(run) if run is not None else from_spec(spec, "the vgg-studio window")
+            net = from_run(run) if run is not None else from_spec(spec, f"the vgg-studio editor ({spec.name})")
             return export(net, fmt, out)
 
         self.result = None
