@@ -221,6 +221,8 @@ class ExportDialog(QDialog):
         return True
 
     def _finish(self) -> None:
+        if self.task is not None:
+            self.task.deleteLater()
         self.task = None
         self.progress.hide()
         self._update_state()

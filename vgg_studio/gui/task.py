@@ -4,18 +4,24 @@ Training has its own worker (it streams events and can be stopped every batch); 
 take from a fraction of a second to a minute and cannot be interrupted half-way, so the window stays
 responsive while they run. Exceptions of the `expected` types are messages for the user; anything else is
 printed on the console and reported as an unexpected error, never lost.
+
+The work runs in a plain `threading.Thread`, not in a Python override of `QThread.run`: with PySide6 6.11 a
+garbage collection on the GUI thread while such an override imported modules (the first torch.export does)
+deadlocked the two threads. The signals belong to a QObject of the GUI thread, so emitting them from the
+worker queues the slots onto the GUI thread.
 """
 
 from __future__ import annotations
 
+import threading
 import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject, Signal
 
 
-class Task(QThread):
+class Task(QObject):
     """Runs `fn()` once in its own thread; `succeeded(result)` or `failed(message)` arrive on the GUI thread."""
 
     succeeded = Signal(object)
@@ -26,8 +32,21 @@ class Task(QThread):
         super().__init__(parent)
         self._fn = fn
         self._expected = expected
+        self._thread = threading.Thread(target=self._run, name="vgg-studio-task", daemon=True)
 
-    def run(self) -> None:
+    def start(self) -> None:
+        self._thread.start()
+
+    def is_running(self) -> bool:
+        return self._thread.is_alive()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the work is done (the window is closing); True when it is."""
+        if self._thread.ident is not None:
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _run(self) -> None:
         try:
             result = self._fn()
         except self._expected as exc:
@@ -41,10 +60,9 @@ class Task(QThread):
 
 def start_task(fn: Callable[[], Any], expected: tuple[type[BaseException], ...], parent: QObject,
                on_success: Callable[[Any], None], on_failure: Callable[[str], None]) -> Task:
-    """Start `fn` in a Task owned by `parent` (deleted once it has finished and reported)."""
+    """Start `fn` in a Task owned by `parent`; the callbacks run on the GUI thread."""
     task = Task(fn, expected, parent)
     task.succeeded.connect(on_success)
     task.failed.connect(on_failure)
-    task.finished.connect(task.deleteLater)
     task.start()
     return task

@@ -172,6 +172,8 @@ class PredictView(QWidget):
         return True
 
     def _next(self) -> None:
+        if self.task is not None:
+            self.task.deleteLater()
         self.task = None
         pending, self._pending = self._pending, None
         if pending is not None:
