@@ -122,7 +122,8 @@ def test_adding_blocks_until_impossible_shows_the_problem_and_undo_recovers(qtbo
     assert message in model.index(7, COL_SIZE).data(Qt.ItemDataRole.ToolTipRole)
     assert window.summary_view.banner.isVisible() and message in window.summary_view.banner.text()
     assert message in window.editor.problems.messages()
-    assert message in window.findChild(QLabel, "validityLabel").text()
+    validity = window.findChild(QLabel, "validityLabel")
+    assert message in validity.full_text() and message in validity.toolTip()  # shown cut to its width
     # The summary still shows the last valid architecture (7 blocks), not nothing and not a crash.
     last_valid = summarize(doc.spec.removing(7))
     assert window.summary_view.total_params_text() == thousands(last_valid.total_params)

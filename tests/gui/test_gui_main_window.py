@@ -9,7 +9,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QComboBox, QDockWidget, QLabel, QMessageBox, QStatusBar, QTableView, QTreeView
 
 from vgg_studio.gui import MainWindow
-from vgg_studio.spec import PRESET_NAMES, Block, load, preset, save
+from vgg_studio.spec import MAX_NAME_LENGTH, PRESET_NAMES, Block, load, preset, save, to_dict
 
 
 def test_fresh_install_opens_vgg11_with_its_summary(window):
@@ -150,14 +150,14 @@ def test_every_preset_fits_1280x800_without_clipped_columns(qtbot, window):
 
 def test_window_layout_is_remembered(qtbot, window):
     window.charts_dock.hide()
-    window.summary_view.batch_spin.setValue(64)
+    window.training.panel.batch_size.setValue(64)
     window.close()
     again = MainWindow()
     qtbot.addWidget(again)
     again.show()
     qtbot.waitExposed(again)
     assert not again.charts_dock.isVisible() and again.arch_dock.isVisible()
-    assert again.summary_view.batch_spin.value() == 64
+    assert again.training.panel.batch_size.value() == 64 and again.summary_view.training_setup()[0] == 64
     again.findChild(QAction, "action_reset_layout").trigger()
     assert again.charts_dock.isVisible()
 
@@ -182,3 +182,36 @@ def test_opening_an_invalid_file_shows_the_problem_and_no_stale_numbers(window, 
     assert window.param_chart.bar_heights() == []
     window.editor.form.input_size.setValue(64)
     assert window.document.is_valid() and window.summary_view.tree.model().rowCount() == 7
+
+
+def test_open_file_shows_every_error_as_a_dialog_and_keeps_the_document(window, dialogs, tmp_path, monkeypatch):
+    from vgg_studio import spec as spec_mod
+
+    before = window.document.spec
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    for path in (deep, tmp_path / "missing.json", tmp_path):
+        assert window.open_file(path) is False
+    assert len(dialogs.warnings) == 3 and window.document.spec == before
+
+    def broken(_path):  # whatever the loader raises reaches the user as words
+        raise ValueError("Exceeds the limit (4300 digits) for integer string conversion")
+
+    monkeypatch.setattr(spec_mod, "load", broken)
+    assert window.open_file(deep) is False
+    assert "4300 digits" in dialogs.warnings[-1] and window.document.spec == before
+
+
+def test_a_huge_name_is_refused_and_a_long_one_is_shown_elided(qtbot, window, dialogs, tmp_path):
+    path = tmp_path / "huge.json"
+    path.write_text(json.dumps({**to_dict(preset("tiny")), "name": "n" * 100_000}))
+    before = window.document.spec
+    assert window.open_file(path) is False  # bounded on read: a dialog names the limit, nothing changes
+    assert "at most" in dialogs.warnings[-1] and window.document.spec == before
+    long_name = tmp_path / "long.json"
+    save(preset("tiny").replace(name="n" * MAX_NAME_LENGTH), long_name)
+    assert window.open_file(long_name)
+    qtbot.wait(10)
+    window.grab()  # every label gets a cut copy of the name
+    assert len(window.windowTitle()) < 100 and len(window.summary_view.headline.text()) < 600
+    assert len(window.validity_label.text()) < 400

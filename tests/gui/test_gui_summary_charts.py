@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QPointF
-from PySide6.QtWidgets import QTreeView
+from PySide6.QtWidgets import QComboBox, QSpinBox, QTreeView
 
-from vgg_studio.gui.editor.charts import short_label
+from vgg_studio.gui.editor.charts import WEIGHT_LAYERS, short_label
 from vgg_studio.gui.editor.summary_view import COL_PARAMS, GroupRole
 from vgg_studio.spec import PRESET_NAMES, Block, preset
 from vgg_studio.summary import summarize
@@ -27,10 +27,11 @@ def test_tree_and_charts_match_the_core(qtbot, window, name):
         assert group.data(GroupRole) == b.block
         assert model.item(group.row(), COL_PARAMS).text() == thousands(b.params)
 
-    with_params = [r for r in expected.layers if r.params > 0]
+    weights = [r for r in expected.layers if r.type in WEIGHT_LAYERS]  # BatchNorm's tiny shares get no bar
+    with_params = [r for r in weights if r.params > 0]
     assert len(window.param_chart.bar_heights()) == len(with_params)
-    assert len(window.flop_chart.bar_heights()) == len([r for r in expected.layers if r.flops > 0])
-    assert sum(window.param_chart.bar_heights()) == pytest.approx(100.0)
+    assert len(window.flop_chart.bar_heights()) == len([r for r in weights if r.flops > 0])
+    assert sum(window.param_chart.bar_heights()) == pytest.approx(100.0 * sum(r.param_share for r in weights))
     ticks = window.param_chart.getPlotItem().getAxis("bottom")._tickLevels[0]
     assert [label for _, label in ticks] == [short_label(r) for r in with_params]
 
@@ -44,15 +45,27 @@ def test_charts_make_the_seeds_point(qtbot, window):
     assert "convs 98.4%" in window.flop_chart.title_text
 
 
-def test_summary_follows_edits_and_memory_follows_batch_size(qtbot, window):
+def test_summary_follows_edits_and_memory_follows_the_training_settings(qtbot, window):
     window.document.set_block(4, Block(2, 256))
     expected = summarize(window.document.spec)
     assert window.summary_view.total_params_text() == thousands(expected.total_params)
-    view = window.summary_view
-    view.batch_spin.setValue(32)
+    view, panel = window.summary_view, window.training.panel
+    assert window.findChildren(QSpinBox, "batchSizeSpin") == [panel.batch_size]  # one batch size in the window
+    assert len(window.findChildren(QComboBox, "optimizerCombo")) == 1
+    panel.batch_size.setValue(32)
+    assert "batch 32" in view.memory_label.text()
     assert nbytes(expected.training_memory(32).total_bytes) in view.memory_label.text()
-    view.optimizer_combo.setCurrentIndex(view.optimizer_combo.findData("adam"))
+    panel.optimizer.setCurrentIndex(panel.optimizer.findData("adam"))
     assert nbytes(expected.training_memory(32, optimizer="adam").total_bytes) in view.memory_label.text()
+    assert panel.lr.value() == pytest.approx(1e-3)  # Adam's usual rate replaces SGD's 0.05 ...
+    assert panel.config().batch_size == 32 and panel.config().optimizer == "adam"  # ... and the run uses them
+    panel.lr.setValue(0.0004)
+    panel.optimizer.setCurrentIndex(panel.optimizer.findData("sgd"))
+    assert panel.lr.value() == pytest.approx(0.0004)  # a rate the user typed stays
+    panel.momentum.setValue(0.9)
+    assert nbytes(expected.training_memory(32, optimizer="sgd-momentum").total_bytes) in view.memory_label.text()
+    view.memory_label.linkActivated.emit("#batch")  # the link in the memory line leads to the one batch size
+    assert panel.batch_size.hasFocus() or not window.isActiveWindow()
 
 
 def test_headline_names_the_dominant_layers(qtbot, window):

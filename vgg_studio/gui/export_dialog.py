@@ -20,7 +20,7 @@ from ..export import DEFAULT_SUFFIX, FORMATS, ExportError, Exported, export, mis
 from ..runs import RunError, RunInfo, list_runs
 from ..spec import ArchSpec, SpecError
 from . import style
-from .task import Task, start_task
+from .background import BackgroundTask, start_task
 
 FORMAT_LABELS = {
     "python": "PyTorch code, chapter style (.py)",
@@ -65,7 +65,7 @@ class ExportDialog(QDialog):
         self.setWindowTitle("Export")
         self.spec, self.spec_valid = spec, spec_valid
         self.settings = settings
-        self.task: Task | None = None
+        self.task: BackgroundTask | None = None
         self.result: Exported | None = None
 
         self.arch_choice = QRadioButton(f"Current architecture: {spec.name} (untrained, Xavier init)",

@@ -30,6 +30,8 @@ FIELD_LABELS = {
     "hidden": "classifier widths",
     "dropout": "dropout",
     "num_classes": "classes",
+    "batch_norm": "BatchNorm",
+    "head": "classifier head",
 }
 
 
@@ -117,8 +119,10 @@ class ArchDocument(QObject):
 
     def set_block(self, row: int, block: Block) -> bool:
         old = self._spec.blocks[row]
-        what = ("convolutions" if block.out_channels == old.out_channels else
-                "output channels" if block.num_convs == old.num_convs else "convolutions and channels")
+        changed = [word for word, a, b in (("convolutions", old.num_convs, block.num_convs),
+                                           ("output channels", old.out_channels, block.out_channels),
+                                           ("kernel size", old.kernel_size, block.kernel_size)) if a != b]
+        what = " and ".join(changed) or "convolutions"
         return self.edit(self._spec.with_block(row, block), f"Set block {row + 1} {what}", Change("edit", row))
 
     def insert_block(self, row: int, block: Block) -> bool:
@@ -143,6 +147,8 @@ class ArchDocument(QObject):
         if field == "hidden":
             value = tuple(value)
             shown = ", ".join(str(w) for w in value) or "none"
+        elif isinstance(value, bool):
+            shown = "on" if value else "off"
         else:
             shown = value
         return self.edit(self._spec.replace(**{field: value}), f"Set {FIELD_LABELS[field]} to {shown}")
@@ -187,6 +193,8 @@ class ArchDocument(QObject):
         target = Path(path) if path is not None else self._path
         if target is None:
             raise SpecError("This architecture has no file yet; choose one with Save As.")
+        if not self.is_dirty() and target.resolve() == self._path and target.is_file():
+            return self._path  # nothing edited: the file stays as it is (a version-1 file is not rewritten)
         spec_mod.save(self._spec, target)
         self._path = target.resolve()
         self._title = None

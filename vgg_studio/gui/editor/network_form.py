@@ -1,4 +1,4 @@
-"""The network-wide knobs beside the block table: input, ratio, classifier, dropout, classes.
+"""The network-wide knobs beside the block table: input, ratio, BatchNorm, head, classifier, dropout, classes.
 
 Each field shows the document's spec and turns a committed change (Enter, focus out, arrow click) into
 one undoable edit. Problems the core reports for a field are shown on the field itself; text that is not
@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QAbstractSpinBox, QDoubleSpinBox, QFormLayout, QLineEdit, QSpinBox,
-                               QWidget)
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLineEdit,
+                               QSpinBox, QWidget)
 
-from ...spec import (MAX_CLASSES, MAX_IN_CHANNELS, MAX_INPUT_SIZE, MAX_RATIO, ArchSpec, Problem)
+from ...spec import (HEAD_HELP, HEAD_LABELS, HEADS, MAX_CLASSES, MAX_IN_CHANNELS, MAX_INPUT_SIZE, MAX_RATIO, ArchSpec,
+                     Problem)
 from ..style import ERROR_FIELD_STYLE, WARNING_FIELD_STYLE
 from .document import ArchDocument
 
@@ -27,7 +28,11 @@ FIELD_TIPS = {
               "empty for a single linear classifier",
     "dropout": "Dropout probability after each hidden layer",
     "num_classes": "Outputs of the last layer (10 for Fashion-MNIST)",
+    "batch_norm": "BatchNorm after every convolution (Conv → BatchNorm → ReLU, as torchvision's vgg*_bn): "
+                  "training starts faster",
+    "head": "What follows the blocks:\n" + "\n".join(f"{key}: {text}" for key, text in HEAD_HELP.items()),
 }
+GAP_TIP = "The gap head has no hidden layers; these settings come back when you choose fc or adaptive."
 
 
 def parse_widths(text: str) -> tuple[int, ...]:
@@ -63,18 +68,23 @@ class NetworkForm(QWidget):
         self.dropout.setDecimals(2)
         self.dropout.setKeyboardTracking(False)
         self.num_classes = self._spin("classesSpin", 1, MAX_CLASSES)
+        self.batch_norm = QCheckBox("after each conv", objectName="batchNormCheck")
+        self.head = QComboBox(objectName="headCombo")
+        for i, key in enumerate(HEADS):
+            self.head.addItem(HEAD_LABELS[key], key)
+            self.head.setItemData(i, HEAD_HELP[key], Qt.ItemDataRole.ToolTipRole)
 
         self.fields: dict[str, QWidget] = {
             "name": self.name_edit, "input_size": self.input_size, "in_channels": self.in_channels,
-            "ratio": self.ratio, "hidden": self.hidden_edit, "dropout": self.dropout,
-            "num_classes": self.num_classes,
+            "ratio": self.ratio, "batch_norm": self.batch_norm, "head": self.head, "hidden": self.hidden_edit,
+            "dropout": self.dropout, "num_classes": self.num_classes,
         }
         layout = QFormLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         labels = {"name": "&Name", "input_size": "&Input size", "in_channels": "Input c&hannels",
-                  "ratio": "Channel &ratio", "hidden": "Classifier &widths", "dropout": "&Dropout",
-                  "num_classes": "&Classes"}
+                  "ratio": "Channel &ratio", "batch_norm": "&BatchNorm", "head": "H&ead",
+                  "hidden": "Classifier &widths", "dropout": "&Dropout", "num_classes": "&Classes"}
         for key, widget in self.fields.items():
             widget.setToolTip(FIELD_TIPS[key])
             layout.addRow(labels[key], widget)
@@ -84,6 +94,8 @@ class NetworkForm(QWidget):
         for key in ("input_size", "in_channels", "ratio", "num_classes"):
             self.fields[key].valueChanged.connect(lambda value, key=key: self._commit(key, value))
         self.dropout.valueChanged.connect(lambda value: self._commit("dropout", round(value, 4)))
+        self.batch_norm.toggled.connect(lambda on: self._commit("batch_norm", on))
+        self.head.currentIndexChanged.connect(lambda _i: self._commit("head", self.head.currentData()))
 
         self._parse_error: str | None = None
         document.specChanged.connect(self._show_spec)
@@ -114,6 +126,10 @@ class NetworkForm(QWidget):
             if isinstance(spec.dropout, (int, float)):
                 self.dropout.setValue(float(spec.dropout))
             self.hidden_edit.setText(", ".join(str(w) for w in spec.hidden))
+            self.batch_norm.setChecked(spec.batch_norm is True)
+            self.head.setCurrentIndex(max(self.head.findData(spec.head), 0))
+            for widget in (self.hidden_edit, self.dropout):  # the gap head has no hidden layers
+                widget.setEnabled(spec.head != "gap")
         finally:
             for widget in self.fields.values():
                 widget.blockSignals(False)
@@ -137,7 +153,8 @@ class NetworkForm(QWidget):
                 widget.setToolTip("\n".join(p.message for p in found))
             else:
                 widget.setStyleSheet("")
-                widget.setToolTip(FIELD_TIPS[key])
+                widget.setToolTip(GAP_TIP if key in ("hidden", "dropout") and not widget.isEnabled()
+                                  else FIELD_TIPS[key])
             widget.setProperty("problem", "error" if found and any(p.is_error for p in found) else
                                "warning" if found else "")
 

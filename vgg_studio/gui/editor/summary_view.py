@@ -6,37 +6,43 @@ numbers below stay those of the last valid architecture.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, QSettings, Qt
+import html
+
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QSpinBox, QTreeView,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QHeaderView, QLabel, QTreeView, QVBoxLayout, QWidget
 
 from ...summary import LayerRow, Summary
-from ...train_config import OPTIMIZER_LABELS, OPTIMIZER_STATE_COPIES
+from ...train_config import OPTIMIZER_LABELS, TrainConfig, optimizer_state_key
 from ...units import nbytes, shape, si, thousands
-from ..settings import read_int, read_str
 from ..style import BANNER_STYLE
+from ..text import elide, elide_html
 from .document import ArchDocument
 
-COLUMNS = ("Layer", "Output shape", "Parameters", "FLOPs", "Activations")
-COL_LAYER, COL_SHAPE, COL_PARAMS, COL_FLOPS, COL_ACT = range(len(COLUMNS))
+COLUMNS = ("Layer", "Output shape", "Parameters", "FLOPs", "Activations", "RF")
+COL_LAYER, COL_SHAPE, COL_PARAMS, COL_FLOPS, COL_ACT, COL_RF = range(len(COLUMNS))
 COLUMN_TIPS = (
     "Layer name (blockN: convK, reluK, pool; flatten, fcN) — hover for its module class",
     "Output shape for one image (batch, channels, height, width)",
     "Learnable weights and biases (hover for the share of the whole network)",
     "Floating-point operations for one image, forward, 2 per multiply-add (hover for the exact count and share)",
     "Size of this layer's output for one image, float32",
+    "Receptive field: one output cell of this layer sees this many × this many input pixels "
+    "(hover for the effective stride)",
 )
 GroupRole = Qt.ItemDataRole.UserRole + 1  # block index for block groups; -1 classifier; -2 total
 CLASSIFIER, TOTAL = -1, -2
 
 
 def _percent(share: float) -> str:
-    return f"{share * 100:.1f}%" if share >= 0.0005 or share == 0 else "<0.1%"
+    return f"{share * 100:.1f}%" if share >= 0.001 or share == 0 else "<0.1%"
 
 
 class SummaryView(QWidget):
     """Headline, invalid-architecture banner, the layer tree (`summaryView`) and the memory estimate."""
+
+    trainingSettingRequested = Signal(str)  # "batch" or "optimizer": the user wants to change it (link click)
+    trainingSetupChanged = Signal()  # set_training_setup gave a new batch size or optimizer
 
     def __init__(self, document: ArchDocument, parent: QWidget | None = None) -> None:
         super().__init__(parent, objectName="summaryPanel")
@@ -74,35 +80,20 @@ class SummaryView(QWidget):
         self.tree.expanded.connect(lambda index: self._expanded.add(index.data(GroupRole)))
         self.tree.collapsed.connect(lambda index: self._expanded.discard(index.data(GroupRole)))
 
-        self.batch_spin = QSpinBox(objectName="batchSizeSpin")
-        self.batch_spin.setRange(1, 65536)
-        self.batch_spin.setValue(128)
-        self.batch_spin.setGroupSeparatorShown(True)
-        self.batch_spin.setToolTip("Batch size for the training-memory estimate (d2l trains with 128)")
-        self.optimizer_combo = QComboBox(objectName="optimizerCombo")
-        for key in OPTIMIZER_STATE_COPIES:
-            self.optimizer_combo.addItem(OPTIMIZER_LABELS.get(key, key), key)
-        self.optimizer_combo.setToolTip("Optimizers with momentum or Adam keep 1 or 2 extra copies of the weights")
+        # Batch size and optimizer are the training panel's (one source of truth): `set_training_setup` shows
+        # them here, and their links ask the window to show the panel's fields.
+        self._batch_size, self._optimizer = TrainConfig.batch_size, optimizer_state_key(TrainConfig())
         self.memory_label = QLabel(objectName="memoryLabel")
         self.memory_label.setWordWrap(True)
-        self.memory_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.batch_spin.valueChanged.connect(self._show_memory)
-        self.optimizer_combo.currentIndexChanged.connect(self._show_memory)
-
-        memory_row = QHBoxLayout()
-        memory_row.addWidget(QLabel("Training memory at batch"))
-        memory_row.addWidget(self.batch_spin)
-        memory_row.addWidget(QLabel("with"))
-        memory_row.addWidget(self.optimizer_combo)
-        memory_row.addWidget(QLabel("(float32):"))
-        memory_row.addStretch(1)
+        self.memory_label.setTextFormat(Qt.TextFormat.RichText)
+        self.memory_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+        self.memory_label.linkActivated.connect(lambda link: self.trainingSettingRequested.emit(link.lstrip("#")))
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.headline)
         layout.addWidget(self.banner)
         layout.addWidget(self.tree, 1)
-        layout.addLayout(memory_row)
         layout.addWidget(self.memory_label)
 
         document.summaryChanged.connect(self.show_summary)
@@ -115,17 +106,14 @@ class SummaryView(QWidget):
     def summary(self) -> Summary | None:
         return self._summary
 
-    def optimizer(self) -> str:
-        return self.optimizer_combo.currentData()
+    def set_training_setup(self, batch_size: int, optimizer: str) -> None:
+        """The batch size and optimizer (a key of OPTIMIZER_STATE_COPIES) the memory line assumes."""
+        self._batch_size, self._optimizer = batch_size, optimizer
+        self._show_memory()
+        self.trainingSetupChanged.emit()
 
-    def save_settings(self, settings: QSettings) -> None:
-        settings.setValue("summary/batchSize", self.batch_spin.value())
-        settings.setValue("summary/optimizer", self.optimizer())
-
-    def restore_settings(self, settings: QSettings) -> None:
-        self.batch_spin.setValue(read_int(settings, "summary/batchSize", 128))
-        index = self.optimizer_combo.findData(read_str(settings, "summary/optimizer", "sgd"))
-        self.optimizer_combo.setCurrentIndex(max(index, 0))
+    def training_setup(self) -> tuple[int, str]:
+        return self._batch_size, self._optimizer
 
     def show_summary(self, summary: Summary | None) -> None:
         self._summary = summary
@@ -185,9 +173,11 @@ class SummaryView(QWidget):
         total_flops = summary.total_flops or 1
         for b in summary.blocks:
             label = f"Block {b.block + 1}  ({b.num_convs} × {b.channels:,})"
-            group = self._row(root, label, f"{b.num_convs} convolutions with {b.channels:,} channels, then a max-pool",
-                              b.output_shape, b.params, b.params / total_params, b.flops,
-                              b.flops / total_flops, b.activation_bytes, key=b.block, bold=True)
+            kernel = f"{b.kernel_size}×{b.kernel_size} "
+            group = self._row(root, label, f"{b.num_convs} {kernel}convolutions with {b.channels:,} channels, then a "
+                              "max-pool", b.output_shape, b.params, b.params / total_params, b.flops,
+                              b.flops / total_flops, b.activation_bytes, key=b.block, bold=True,
+                              field=(b.receptive_field, b.effective_stride))
             for layer in summary.rows_of_block(b.block):
                 self._layer_row(group, layer, layer.name.split(".", 1)[-1])
         head = summary.head
@@ -204,11 +194,15 @@ class SummaryView(QWidget):
     def _layer_row(self, parent: QStandardItem, layer: LayerRow, label: str) -> None:
         key = layer.block if layer.block is not None else CLASSIFIER
         self._row(parent, label, f"{layer.name}: {layer.type}", layer.output_shape, layer.params, layer.param_share,
-                  layer.flops, layer.flop_share, layer.activation_bytes, key=key)
+                  layer.flops, layer.flop_share, layer.activation_bytes, key=key,
+                  field=(layer.receptive_field, layer.effective_stride))
 
     def _row(self, parent: QStandardItem, label: str, about: str, out_shape: tuple[int, ...], params: int,
-             pshare: float, flops: int, fshare: float, act: int, key: int, bold: bool = False) -> QStandardItem:
-        texts = [label, shape(out_shape) if out_shape else "", thousands(params), si(flops), nbytes(act)]
+             pshare: float, flops: int, fshare: float, act: int, key: int, bold: bool = False,
+             field: tuple[int | None, int | None] = (None, None)) -> QStandardItem:
+        rf, stride = field
+        texts = [label, shape(out_shape) if out_shape else "", thousands(params), si(flops), nbytes(act),
+                 "" if rf is None else str(rf)]
         items = [QStandardItem(t) for t in texts]
         for col, item in enumerate(items):
             item.setEditable(False)
@@ -223,6 +217,9 @@ class SummaryView(QWidget):
         items[COL_PARAMS].setToolTip(f"{params:,} parameters ({si(params)}), {_percent(pshare)} of the network")
         items[COL_FLOPS].setToolTip(f"{flops:,} FLOPs per image, {_percent(fshare)} of the network")
         items[COL_ACT].setToolTip(f"{act:,} bytes per image")
+        items[COL_RF].setToolTip(COLUMN_TIPS[COL_RF] if rf is None else
+                                 f"One output cell sees {rf}×{rf} input pixels; neighbouring cells are {stride} "
+                                 f"pixel{'s' if stride != 1 else ''} apart (effective stride)")
         if key == TOTAL:
             for item in items:
                 item.setBackground(QBrush(QColor(0, 0, 0, 18)))
@@ -235,9 +232,15 @@ class SummaryView(QWidget):
             self.headline.setText("<i>No valid architecture yet.</i>")
             return
         fc = s.first_linear
-        text = (f"<b>{s.spec.name}</b>: {thousands(s.total_params)} parameters, {si(s.total_flops, 'FLOP')} per "
-                f"image, depth {s.spec.depth}. The first fully connected layer holds "
-                f"<b>{fc.param_share * 100:.1f}%</b> of the parameters")
+        text = (f"<b>{elide_html(s.spec.name)}</b>: {thousands(s.total_params)} parameters, "
+                f"{si(s.total_flops, 'FLOP')} per image, depth {s.spec.depth}. ")
+        if s.spec.classifier_widths:
+            text += f"The first fully connected layer holds <b>{fc.param_share * 100:.1f}%</b> of the parameters"
+        else:  # gap: no big first Linear; say where the parameters went instead
+            top = max(s.blocks, key=lambda b: b.params)
+            share = html.escape(_percent(fc.param_share))  # "<0.1%" is not a tag
+            text += (f"The classifier holds only <b>{share}</b> of the parameters, block "
+                     f"{top.block + 1} the most (<b>{top.params / (s.total_params or 1) * 100:.1f}%</b>)")
         conv_share = sum(r.flop_share for r in s.layers if r.type == "Conv2d")
         if conv_share > 0:
             text += f"; the convolutions do <b>{conv_share * 100:.1f}%</b> of the compute"
@@ -249,14 +252,15 @@ class SummaryView(QWidget):
             else:
                 names = ", ".join(str(b) for b in busiest[:-1]) + f" and {busiest[-1]}"
                 text += f" (blocks {names} the most: {share:.1f}% each)"
-        self.headline.setText(text + ".")
+        note = s.receptive_field_note()
+        self.headline.setText(text + "." + (f" {note}" if note else ""))
 
     def _show_banner(self) -> None:
         errors = self._document.errors
         if not errors:
             self.banner.hide()
             return
-        shown = self._summary.spec.name if self._summary is not None else None
+        shown = elide(self._summary.spec.name) if self._summary is not None else None
         more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
         tail = (f"The numbers below are still those of the last valid architecture ({shown})."
                 if shown is not None else "")
@@ -268,8 +272,12 @@ class SummaryView(QWidget):
         if s is None:
             self.memory_label.setText("—")
             return
-        m = s.training_memory(self.batch_spin.value(), optimizer=self.optimizer())
+        m = s.training_memory(self._batch_size, optimizer=self._optimizer)
+        label = OPTIMIZER_LABELS.get(self._optimizer, self._optimizer)
         self.memory_label.setText(
-            f"<b>{nbytes(m.total_bytes)}</b> = weights {nbytes(m.params_bytes)} + gradients {nbytes(m.grads_bytes)}"
-            f" + optimizer {nbytes(m.optimizer_bytes)} + activations {nbytes(m.activations_bytes)}")
-        self.memory_label.setToolTip("A rough estimate: what the framework and cuDNN add on top is not counted.")
+            f"Training memory at <a href='#batch'>batch {self._batch_size:,}</a> with <a href='#optimizer'>{label}</a>"
+            f" (float32): <b>{nbytes(m.total_bytes)}</b> = weights {nbytes(m.params_bytes)} + gradients "
+            f"{nbytes(m.grads_bytes)} + optimizer {nbytes(m.optimizer_bytes)} + activations "
+            f"{nbytes(m.activations_bytes)}")
+        self.memory_label.setToolTip("A rough estimate: what the framework and cuDNN add on top is not counted. "
+                                     "Batch size and optimizer are the Training panel's: click them to change.")

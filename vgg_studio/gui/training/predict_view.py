@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QFileDialog, QGridLayout, QHBoxLayout, QLabel, QP
 
 from ...runs import RunError
 from .. import style
-from ..task import Task, start_task
+from ..background import BackgroundTask, start_task
 
 BARS = 5  # classes shown, most likely first
 PREVIEW = 112  # on-screen size of the network's input (nearest-neighbour, so its pixels stay visible)
@@ -46,7 +46,7 @@ class PredictView(QWidget):
         self.setObjectName("predictView")
         self.setAcceptDrops(True)
         self.run_dir: Path | None = None
-        self.task: Task | None = None
+        self.task: BackgroundTask | None = None
         self.last_prediction = None  # predict.Prediction of the image shown
         self._net = None  # (run folder, weights mtime, TrainedNet, module) of the loaded run
         self._pending: Path | None = None  # an image asked for while another was being classified

@@ -119,12 +119,13 @@ class ResultsView(QWidget):
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(QLabel("Confusion matrix (rows: true class, columns: predicted class number)"))
+        left_layout.addWidget(QLabel("Confusion matrix (rows: true class, columns: predicted class number)",
+                                     wordWrap=True))
         left_layout.addWidget(self.confusion, 1)
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
-        right_layout.addWidget(QLabel("Test images: predicted (true), misclassified first"))
+        right_layout.addWidget(QLabel("Test images: predicted (true), misclassified first", wordWrap=True))
         right_layout.addWidget(self.examples, 1)
         self.predict = PredictView()  # the run's prediction for the user's own image
         self.tabs = QTabWidget(objectName="resultsTabs")
