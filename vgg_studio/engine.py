@@ -327,6 +327,8 @@ def _prepare(spec: ArchSpec, config: TrainConfig, runs_root, run_dir, resume, pr
         run = RunFolder.create(spec, config, root=runs_root, path=run_dir, device=str(device), dataset=dataset,
                                params=params, epochs=config.epochs,
                                parent=str(Path(parent).expanduser().resolve()) if parent else None,
+                               # what predicting and exporting need to prepare an image as in training
+                               classes=list(data.classes), mean=list(data.mean), std=list(data.std),
                                **({"warm_start": warm.to_dict()} if warm is not None else {}), **(meta or {}))
         progress.run = run
     progress.started = True

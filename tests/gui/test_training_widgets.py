@@ -216,10 +216,10 @@ def test_results_view_confusion_and_tiles(qtbot):
     view.show_results(None, "x")
     assert view.examples.count() == 0 and "no results" in view.caption.text()
     view.show_pair(results, "A: one", None, "B: two")
-    assert not view.pane_b.isHidden() and view.examples_box.isHidden() and view.examples.count() == 0
+    assert not view.pane_b.isHidden() and view.tabs.isHidden() and view.examples.count() == 0
     assert view.pane.caption.text().startswith("A: one: 12 of 15") and "no results" in view.pane_b.caption.text()
     view.show_results(results, "one")
-    assert view.pane_b.isHidden() and not view.examples_box.isHidden() and view.examples.count() == 3
+    assert view.pane_b.isHidden() and not view.tabs.isHidden() and view.examples.count() == 3
 
 
 def test_settings_are_remembered(qtbot, isolated):

@@ -28,6 +28,7 @@ from .editor.block_diagram import BlockDiagramPanel
 from .editor.charts import ChartsPanel
 from .editor.document import ArchDocument
 from .editor.summary_view import SummaryView
+from .export_dialog import install_export
 from .settings import Session, open_settings
 from .efficiency.controller import install_efficiency
 from .text import ElidedLabel, elide
@@ -126,6 +127,7 @@ class MainWindow(QMainWindow):
         self._update_status(self.document.problems)
         self.editor.select_row(0, select=False)
         install_efficiency(self)
+        install_export(self)
         install_baseline(self)
 
     # --- building ------------------------------------------------------------------------------
@@ -180,7 +182,7 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
+        file_menu = self.file_menu = bar.addMenu("&File")
         file_menu.addActions([self.action_new, self.action_open])
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.recent_menu.setObjectName("recentMenu")

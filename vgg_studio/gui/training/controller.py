@@ -122,6 +122,7 @@ class TrainingController(QObject):
         self.history.refresh()
         self.request_estimate()
         window.close_hooks.append(self.close_hook)
+        window.close_hooks.append(self.results.predict.wait)
         app = QCoreApplication.instance()
         if app is not None:  # quitting without closing the window must not leave the thread running
             app.aboutToQuit.connect(self.shutdown)
@@ -384,6 +385,7 @@ class TrainingController(QObject):
             self._show_results(paths[0], paths[0].name)
 
     def _show_results(self, path: Path, title: str) -> None:
+        self.results.predict.set_run(path)
         try:
             self.results.show_results(runs.load_results(path), title)
         except RunError as exc:

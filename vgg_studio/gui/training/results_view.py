@@ -11,10 +11,11 @@ import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QListView, QListWidget, QListWidgetItem,
-                               QSplitter, QTableView, QVBoxLayout, QWidget)
+                               QSplitter, QTableView, QTabWidget, QVBoxLayout, QWidget)
 
 from ...runs import RunResults
 from .. import style
+from .predict_view import PredictView
 
 TILE = 64  # pixels per example image on screen
 WRONG = QColor(style.ERROR)
@@ -160,8 +161,13 @@ class ResultsView(QWidget):
         examples_layout.addWidget(QLabel("Test images: predicted (true), misclassified first", wordWrap=True))
         examples_layout.addWidget(self.examples, 1)
 
+        self.predict = PredictView()  # the run's prediction for the user's own image
+        self.tabs = QTabWidget(objectName="resultsTabs")
+        self.tabs.addTab(self.examples_box, "Test images")
+        self.tabs.addTab(self.predict, "Your image")
+
         self.split = QSplitter(Qt.Orientation.Horizontal)
-        for widget in (self.pane, self.pane_b, self.examples_box):
+        for widget in (self.pane, self.pane_b, self.tabs):
             self.split.addWidget(widget)
         self.split.setSizes([460, 380, 460])
 
@@ -176,9 +182,9 @@ class ResultsView(QWidget):
 
     def show_results(self, results: RunResults | None, title: str = "") -> None:
         """One run's results: its confusion matrix and test images."""
-        if self.pane_b.isVisibleTo(self) or not self.examples_box.isVisibleTo(self):  # was showing a pair
+        if self.pane_b.isVisibleTo(self) or not self.tabs.isVisibleTo(self):  # was showing a pair
             self.pane_b.hide()
-            self.examples_box.show()
+            self.tabs.show()
             width = max(self.split.width(), 2)
             self.split.setSizes([width // 2, 0, width - width // 2])
         self.pane.show_results(results, title)
@@ -201,7 +207,7 @@ class ResultsView(QWidget):
     def show_pair(self, a: RunResults | None, a_title: str, b: RunResults | None, b_title: str) -> None:
         """Two runs' confusion matrices side by side (select one run to see its test images)."""
         self.examples.clear()
-        self.examples_box.hide()
+        self.tabs.hide()
         self.pane.show_results(a, a_title)
         self.pane_b.show_results(b, b_title)
         self.pane_b.show()
