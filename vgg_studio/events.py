@@ -24,11 +24,27 @@ class RunStarted:
     params: int
     peak_flops: float = math.nan  # the device's measured matmul peak for the dtype the run computes in
     peak_label: str = ""  # what that peak is, e.g. "this CPU's bf16 peak"
+    init_from: str | None = None  # warm start: the run whose weights were copied where layers fit
+    reused_layers: tuple[str, ...] = ()  # layer names ("block1.conv1", "fc2") copied from that run
+    new_layers: tuple[str, ...] = ()  # layers initialised as usual
+
+    def warm_start_lines(self) -> tuple[str, ...]:
+        """What a warm start reused and what is new, for the log (empty for a fresh start or a resume)."""
+        if self.init_from is None:
+            return ()
+        return (f"warm start from {self.init_from}:",
+                f"  reused ({len(self.reused_layers)}): {', '.join(self.reused_layers) or 'none'}",
+                f"  new ({len(self.new_layers)}): {', '.join(self.new_layers) or 'none'}")
 
 
 @dataclass(frozen=True)
 class BatchProgress:
-    """A few per epoch (like d2l's animator), not every batch: running means since the epoch began."""
+    """A point of the training curves, `points_per_epoch` times an epoch (like d2l's animator, not every batch).
+
+    `train_loss` and `train_acc` are interval means, over the batches since the previous point (as TensorBoard
+    plots them): a running mean since the epoch began would drop at every epoch boundary, which reads as an
+    event when it is only bookkeeping.
+    """
 
     epoch: int  # 1-based epoch in progress
     batch: int  # 1-based batches done in this epoch
@@ -39,6 +55,18 @@ class BatchProgress:
     examples_per_sec: float  # training steps only, as d2l times it
     eta_s: float
     hardware_share: float = math.nan  # 3 x forward FLOPs x examples/sec over peak_flops, 0..1
+
+
+@dataclass(frozen=True)
+class StepProgress:
+    """How far the epoch is, after a training step between two points: after the first step, then at most a
+    few times a second. No metrics (reading them would synchronise with the device): for progress bars."""
+
+    epoch: int
+    batch: int
+    num_batches: int
+    examples_per_sec: float  # since the epoch began; on a GPU, steps queued rather than finished
+    eta_s: float
 
 
 @dataclass(frozen=True)
@@ -72,7 +100,7 @@ class Notice:
 class Finished:
     """The run ended normally or by request; what was measured is on disk either way."""
 
-    run_dir: str
+    run_dir: str  # "" when a new run was stopped before its first progress point and its folder was discarded
     device: str
     epochs_done: int
     train_loss: float
@@ -87,7 +115,9 @@ class Finished:
                 f"{self.examples_per_sec:.1f} examples/sec on {self.device}")
 
 
-FailureKind = Literal["diverged", "out_of_memory", "data", "spec", "error"]
+# data / spec: bad input, nothing was trained (the CLI exits 2); disk: the run folder could not be written
+# (full, read-only or deleted); diverged, out_of_memory, error: the run itself failed (the CLI exits 1).
+FailureKind = Literal["diverged", "out_of_memory", "data", "spec", "disk", "error"]
 
 
 @dataclass(frozen=True)
@@ -97,4 +127,4 @@ class Failed:
     message: str  # full sentence for the user, says what to do
 
 
-Event = RunStarted | BatchProgress | EpochEnd | Compiling | Notice | Finished | Failed
+Event = RunStarted | BatchProgress | StepProgress | EpochEnd | Compiling | Notice | Finished | Failed

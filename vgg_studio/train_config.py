@@ -13,7 +13,7 @@ from typing import Any
 # The word lists of the training settings: one home for the names the CLI accepts and the labels the GUI shows.
 DATASETS = ("sample", "fashion-mnist", "mnist", "cifar10")  # what `data.load_dataset` loads
 DATASET_CHOICES = ("auto", *DATASETS)
-DATASET_LABELS = {"auto": "Auto (Fashion-MNIST if on disk, else sample)", "sample": "Bundled sample",
+DATASET_LABELS = {"auto": "Auto (Fashion-MNIST or sample)", "sample": "Bundled sample",
                   "fashion-mnist": "Fashion-MNIST", "mnist": "MNIST", "cifar10": "CIFAR-10"}
 OPTIMIZERS = ("sgd", "adam", "adamw")
 DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3}  # d2l's 0.05 is for SGD; Adam wants ~1e-3
@@ -26,6 +26,12 @@ SCHEDULE_LABELS = {"constant": "Constant", "cosine": "Cosine", "onecycle": "One-
 DEVICES = ("auto", "cpu", "cuda", "mps")
 RECIPES = ("d2l", "fast")  # named presets of the settings below (values in `recipes.py`); d2l is the default
 RECIPE_LABELS = {"d2l": "d2l (the chapter's train_ch6)", "fast": "fast (airbench-style)"}
+
+
+# What a resume may change: how far to train and where/how fast it runs. Everything else defines the run, so
+# config.json (one set of settings for every epoch) could not say what the earlier epochs used.
+RESUME_MAY_CHANGE = ("epochs", "device", "data_dir", "amp", "channels_last", "cudnn_benchmark", "points_per_epoch",
+                     "compile")
 
 
 class ConfigError(ValueError):
@@ -55,6 +61,8 @@ class TrainConfig:
     channels_last: bool = True  # on CUDA and CPU (oneDNN prefers it)
     cudnn_benchmark: bool = True  # on CUDA
     points_per_epoch: int = 5  # BatchProgress events per epoch
+    # Warm start: a finished run's folder; its weights fill every layer that still fits (see warm_start.py).
+    init_from: str | None = None
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
@@ -69,6 +77,13 @@ class TrainConfig:
         if unknown:
             raise ConfigError(f"Unknown training setting {sorted(unknown)[0]!r}.")
         return cls(**data)
+
+
+def optimizer_state_key(config: TrainConfig) -> str:
+    """The key of OPTIMIZER_STATE_COPIES for how `config` trains (SGD keeps a buffer only with momentum)."""
+    if config.optimizer == "sgd":
+        return "sgd-momentum" if config.momentum else "sgd"
+    return config.optimizer
 
 
 def validate_config(config: TrainConfig) -> list[str]:
@@ -110,3 +125,9 @@ def validate_config(config: TrainConfig) -> list[str]:
         problems.append("Nesterov momentum needs the sgd optimizer with a momentum above 0 "
                         f"(got {config.optimizer}, momentum {config.momentum!r}).")
     return problems
+
+
+def resume_changes(saved: TrainConfig, wanted: TrainConfig) -> list[str]:
+    """The settings `wanted` changes that a resume may not, as 'lr 0.05 → 0.001'; empty when it may go on."""
+    return [f"{f.name} {getattr(saved, f.name)} → {getattr(wanted, f.name)}" for f in dataclasses.fields(TrainConfig)
+            if f.name not in RESUME_MAY_CHANGE and getattr(saved, f.name) != getattr(wanted, f.name)]

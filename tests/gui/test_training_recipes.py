@@ -7,6 +7,7 @@ from PySide6.QtCore import Qt
 from training_helpers import FakeEngine
 from vgg_studio.events import Compiling, Notice
 from vgg_studio.gui.training.controller import install_training
+from vgg_studio.gui.training.panel import CURVE_POINTS_PER_EPOCH
 from vgg_studio.recipes import apply_recipe
 from vgg_studio.train_config import TrainConfig
 
@@ -20,14 +21,19 @@ def _choose(qtbot, combo, value) -> None:
         qtbot.keyClick(combo, key)
 
 
+def _as_panel_runs(config: TrainConfig, panel) -> TrainConfig:
+    """`config` as the panel sends it: its device choice and its number of curve points per epoch."""
+    return config.replace(device=panel.config().device, points_per_epoch=CURVE_POINTS_PER_EPOCH)
+
+
 def test_choosing_a_recipe_fills_in_every_setting_and_an_edit_makes_it_custom(qtbot, stand_in):
     ctl = install_training(stand_in, train_fn=FakeEngine())
     panel = ctl.panel
-    assert panel.recipe.currentData() == "d2l" and panel.config() == TrainConfig(device=panel.config().device)
+    assert panel.recipe.currentData() == "d2l" and panel.config() == _as_panel_runs(TrainConfig(), panel)
 
     _choose(qtbot, panel.recipe, "fast")
     fast = apply_recipe(TrainConfig(), "fast")
-    assert panel.config() == fast.replace(device=panel.config().device)
+    assert panel.config() == _as_panel_runs(fast, panel)
     assert panel.batch_size.value() == fast.batch_size and panel.lr.value() == fast.lr
     assert panel.nesterov.isChecked() and not panel.bias_decay.isChecked()
     assert panel.label_smoothing.value() == fast.label_smoothing and panel.epochs.value() == fast.epochs
@@ -39,19 +45,22 @@ def test_choosing_a_recipe_fills_in_every_setting_and_an_edit_makes_it_custom(qt
     assert panel.recipe.currentData() == "custom" and panel.config().lr == 0.3
 
     _choose(qtbot, panel.recipe, "d2l")
-    assert panel.config() == TrainConfig(device=panel.config().device)  # d2l's settings and its 10 epochs
+    assert panel.config() == _as_panel_runs(TrainConfig(), panel)  # d2l's settings and its 10 epochs
 
 
 def test_compile_checkbox_and_what_the_run_says_while_compiling(qtbot, stand_in):
     engine = FakeEngine()
     ctl = install_training(stand_in, train_fn=engine)
+    stand_in.show()
+    qtbot.waitExposed(stand_in)
+    ctl.panel.reveal(ctl.panel.compile)  # scrolled into view, as a user would
     qtbot.mouseClick(ctl.panel.compile, Qt.MouseButton.LeftButton)
     assert ctl.panel.config().compile
     qtbot.mouseClick(ctl.panel.train_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: ctl.job is None, timeout=5000)
     assert engine.calls[-1][1].compile
     ctl.panel.show_compiling(Compiling("training"))
-    assert ctl.panel.progress.format() == "Compiling the training step…"
+    assert ctl.panel.progress.format() == "Compiling the training step (torch.compile, once per run)…"
     ctl.panel.show_notice(Notice("torch.compile could not compile this network here (...); the run goes on "
                                  "uncompiled."))
     assert "goes on uncompiled" in ctl.panel.status.text()

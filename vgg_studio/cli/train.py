@@ -13,12 +13,54 @@ from ..events import BatchProgress, Compiling, EpochEnd, Event, Failed, Finished
 from ..spec import SpecError
 from ..train_config import (DATASET_CHOICES, DEFAULT_LR, DEVICES, OPTIMIZERS, RECIPES, SCHEDULES, TrainConfig,
                             validate_config)
-from ..units import format_duration, share_percent
-from .common import EXIT_FAILED, EXIT_OK, EXIT_STOPPED, EXIT_USAGE, add_arch_args, fail, spec_from_args, warn_problems
+from ..units import format_duration, plural, share_percent
+from .common import (ARCH_OVERRIDES, EXIT_FAILED, EXIT_OK, EXIT_STOPPED, EXIT_USAGE, add_arch_args, fail,
+                     spec_from_args, warn_problems)
 # Flags that also apply when resuming (each overrides what the run was started with).
 CONFIG_FLAGS = ("dataset", "data_dir", "epochs", "batch_size", "lr", "optimizer", "momentum", "nesterov",
                 "weight_decay", "bias_decay", "schedule", "label_smoothing", "flip", "shift", "compile", "device",
                 "seed")
+
+
+# The training-setting flags, by TrainConfig field, so train, sweep and measure spell them alike.
+CONFIG_ARGS: dict[str, tuple[tuple[str, ...], dict]] = {
+    "dataset": (("--dataset",), {"choices": DATASET_CHOICES, "help": "default auto: the full Fashion-MNIST if it "
+                                     "is in the data folder, else the bundled sample"}),
+    "data_dir": (("--data-dir",), {"metavar": "DIR", "help": "where datasets live (default: the per-user data "
+                                       "folder)"}),
+    "epochs": (("--epochs",), {"type": int, "metavar": "N", "help": "default 10"}),
+    "batch_size": (("--batch-size",), {"type": int, "metavar": "N", "help": "default 128"}),
+    "lr": (("--lr",), {"type": float, "metavar": "X", "help": "learning rate (default 0.05 for sgd, 0.001 for "
+                           "adam/adamw)"}),
+    "optimizer": (("--optimizer",), {"choices": OPTIMIZERS, "help": "default sgd"}),
+    "momentum": (("--momentum",), {"type": float, "metavar": "X", "help": "SGD momentum (default 0)"}),
+    "nesterov": (("--nesterov",), {"action": argparse.BooleanOptionalAction, "help": "Nesterov momentum (SGD "
+                                       "with momentum; default off)"}),
+    "weight_decay": (("--weight-decay",), {"type": float, "metavar": "X", "help": "default 0"}),
+    "bias_decay": (("--bias-decay",), {"action": argparse.BooleanOptionalAction, "help": "weight decay on biases "
+                                           "too (default on, as torch does; the fast recipe decays weights only)"}),
+    "schedule": (("--schedule",), {"choices": SCHEDULES, "help": "learning rate per step (default constant)"}),
+    "label_smoothing": (("--label-smoothing",), {"type": float, "metavar": "X", "help": "cross-entropy label "
+                                                     "smoothing (default 0)"}),
+    "flip": (("--flip",), {"action": argparse.BooleanOptionalAction, "help": "augment: random left-right flips, "
+                               "drawn on the device (default off)"}),
+    "shift": (("--shift",), {"type": int, "metavar": "PX", "help": "augment: random shifts of up to PX pixels "
+                                 "each way (default 0)"}),
+    "compile": (("--compile",), {"action": argparse.BooleanOptionalAction, "help": "run the training and "
+                                     "evaluation steps through torch.compile (default off: see "
+                                     "benchmarks/RESULTS.md for when it pays back)"}),
+    "device": (("--device",), {"choices": DEVICES, "help": "default auto: cuda, then mps, then cpu"}),
+    "seed": (("--seed",), {"type": int, "metavar": "N", "help": "default 0"}),
+    "amp": (("--no-amp",), {"dest": "amp", "action": "store_false", "default": None, "help": "train in float32 instead "
+                                "of bf16 autocast (used on CUDA and on CPUs with native bf16)"}),
+}
+
+
+def add_config_args(parser: argparse.ArgumentParser, names: tuple[str, ...] = tuple(CONFIG_ARGS)) -> None:
+    """Add the training-setting flags named (default: all of them)."""
+    for name in names:
+        flags, options = CONFIG_ARGS[name]
+        parser.add_argument(*flags, **options)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,45 +73,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--recipe", choices=RECIPES, help="a named preset of the training settings below: d2l (the "
                    "default: d2l's train_ch6) or fast (Nesterov SGD, one-cycle, label smoothing, batch 256, "
                    "3 epochs); flags given beside it override its values, and config.json records them all")
-    p.add_argument("--dataset", choices=DATASET_CHOICES, help="default auto: the full Fashion-MNIST if it is in "
-                   "the data folder, else the bundled sample")
-    p.add_argument("--data-dir", metavar="DIR", help="where datasets live (default: the per-user data folder)")
-    p.add_argument("--epochs", type=int, metavar="N", help="default 10")
-    p.add_argument("--batch-size", type=int, metavar="N", help="default 128")
-    p.add_argument("--lr", type=float, metavar="X", help="learning rate (default 0.05 for sgd, 0.001 for adam/adamw)")
-    p.add_argument("--optimizer", choices=OPTIMIZERS, help="default sgd")
-    p.add_argument("--momentum", type=float, metavar="X", help="SGD momentum (default 0)")
-    p.add_argument("--nesterov", action=argparse.BooleanOptionalAction, help="Nesterov momentum (SGD with "
-                   "momentum; default off)")
-    p.add_argument("--weight-decay", type=float, metavar="X", help="default 0")
-    p.add_argument("--bias-decay", action=argparse.BooleanOptionalAction, help="weight decay on biases too "
-                   "(default on, as torch does; the fast recipe decays weights only)")
-    p.add_argument("--schedule", choices=SCHEDULES, help="learning rate per step (default constant)")
-    p.add_argument("--label-smoothing", type=float, metavar="X", help="cross-entropy label smoothing (default 0)")
-    p.add_argument("--flip", action=argparse.BooleanOptionalAction, help="augment: random left-right flips, "
-                   "drawn on the device (default off)")
-    p.add_argument("--shift", type=int, metavar="PX", help="augment: random shifts of up to PX pixels each way "
-                   "(default 0)")
-    p.add_argument("--compile", action=argparse.BooleanOptionalAction, help="run the training and evaluation "
-                   "steps through torch.compile (default off: on a CPU compiling takes longer than it saves "
-                   "in a typical run; see benchmarks/RESULTS.md)")
-    p.add_argument("--device", choices=DEVICES, help="default auto: cuda, then mps, then cpu")
-    p.add_argument("--seed", type=int, metavar="N", help="default 0")
-    p.add_argument("--no-amp", dest="amp", action="store_false", default=None,
-                   help="train in float32 instead of bf16 autocast (used on CUDA and on CPUs with native bf16)")
+    add_config_args(p)
     where = p.add_mutually_exclusive_group()
     where.add_argument("--out", metavar="RUN_DIR", help="the new run's folder (default: a fresh folder under "
                        "the runs folder, $VGG_STUDIO_RUNS or ~/.local/share/vgg-studio/runs)")
     where.add_argument("--resume", metavar="RUN_DIR", help="continue that run from its last finished epoch "
                        "(give --epochs to go further than it was set to)")
+    p.add_argument("--init-from", metavar="RUN_DIR", help="warm start: copy a finished run's weights into every "
+                   "layer whose place and shape still fit (e.g. after adding a block); the rest start fresh")
+    p.add_argument("--parent", metavar="RUN_DIR", help="the run this one changes (the Runs list then labels it "
+                   "by what differs, e.g. 'ratio 1 → 2')")
     p.set_defaults(func=run_train)
 
 
-def _config(args: argparse.Namespace, base: TrainConfig) -> TrainConfig:
-    given = {k: getattr(args, k) for k in CONFIG_FLAGS if getattr(args, k) is not None}
-    if args.amp is not None:
+def _config(args: argparse.Namespace, base: TrainConfig, resuming: bool = False) -> TrainConfig:
+    """`base` with the flags given (flags a command does not have count as not given); a new run with another
+    optimizer gets that optimizer's default lr."""
+    given = {k: getattr(args, k) for k in CONFIG_FLAGS if getattr(args, k, None) is not None}
+    if getattr(args, "amp", None) is not None:
         given["amp"] = args.amp
-    if "lr" not in given and "optimizer" in given and base.lr == DEFAULT_LR[base.optimizer]:
+    if not resuming and "lr" not in given and "optimizer" in given and base.lr == DEFAULT_LR[base.optimizer]:
         given["lr"] = DEFAULT_LR[given["optimizer"]]
     return base.replace(**given)
 
@@ -122,10 +145,13 @@ class Printer:
         if isinstance(event, RunStarted):
             self.epochs, self.peak_label = event.epochs, event.peak_label
             resumed = f", resuming after epoch {event.start_epoch}" if event.start_epoch else ""
+            batches = plural(event.batches_per_epoch, "batch", "batches")
             print(f"training {event.params:,} parameters on {event.device}: {event.dataset}, {event.num_train:,} "
-                  f"train / {event.num_test:,} test images, {event.batches_per_epoch} batches per epoch"
+                  f"train / {event.num_test:,} test images, {batches} per epoch"
                   f"{resumed}", file=self.err)
             print(f"run folder: {event.run_dir}", file=self.err)
+            for line in event.warm_start_lines():
+                print(line, file=self.err)
         elif isinstance(event, BatchProgress):
             width = 20
             filled = int(width * event.batch / event.num_batches)
@@ -145,13 +171,15 @@ class Printer:
         elif isinstance(event, Finished):
             self._clear()
             if event.cancelled:
-                print(f"vgg-studio: stopped on request after {event.epochs_done} finished epoch"
-                      f"{'s' if event.epochs_done != 1 else ''}; the run folder keeps what was measured.",
+                kept = ("the run folder keeps what was measured" if event.run_dir
+                        else "nothing was measured yet, so no run folder was kept")
+                print(f"vgg-studio: stopped on request after {plural(event.epochs_done, 'finished epoch')}; {kept}.",
                       file=self.err)
             if event.epochs_done:
                 for line in event.summary_lines():
                     print(line, file=self.out)
-            print(f"run folder: {event.run_dir}", file=self.out, flush=True)
+            if event.run_dir:
+                print(f"run folder: {event.run_dir}", file=self.out, flush=True)
         elif isinstance(event, Failed):
             self._clear()
 
@@ -180,11 +208,14 @@ class _CtrlC:
 
 def run_train(args: argparse.Namespace) -> int:
     from ..engine import train
-    from ..runs import RunError, load_run
+    from ..runs import RunError, load_run, load_setup
 
     arch_given = args.preset or args.arch
-    overrides = [k for k in ("input_size", "in_channels", "ratio", "num_classes") if getattr(args, k) is not None]
+    overrides = [k for k in (*ARCH_OVERRIDES, "kernel_size") if getattr(args, k) is not None]
     if args.resume:
+        if args.init_from:
+            return fail("--resume continues a run from its own checkpoint; --init-from starts a new run from "
+                        "another run's weights. Use one of them.")
         if arch_given or overrides:
             return fail("--resume continues a run with its own architecture; leave out --preset, --arch and the "
                         "architecture overrides.")
@@ -195,7 +226,7 @@ def run_train(args: argparse.Namespace) -> int:
             record = load_run(args.resume)
         except RunError as exc:
             return fail(str(exc))
-        spec, config = record.spec, _config(args, record.config)
+        spec, config = record.spec, _config(args, record.config, resuming=True)
     else:
         if not arch_given:
             return fail("choose an architecture: --preset NAME (e.g. --preset tiny) or --arch FILE.json.")
@@ -210,16 +241,24 @@ def run_train(args: argparse.Namespace) -> int:
                       file=sys.stderr)
         from ..recipes import apply_recipe
 
-        config = _config(args, apply_recipe(TrainConfig(), args.recipe or "d2l"))
+        config = _config(args, apply_recipe(TrainConfig(init_from=args.init_from), args.recipe or "d2l"))
     problems = validate_config(config)
     if problems:
         return fail(" ".join(problems))
+    if args.parent:
+        if args.resume:
+            return fail("--parent is for a new run; a resumed run keeps the parent it was started with.")
+        try:
+            load_setup(args.parent)
+        except RunError as exc:
+            return fail(f"--parent: {exc}")
     _announce_dataset(config)
 
     cancel = threading.Event()
     try:
         with _CtrlC(cancel):
-            result = train(spec, config, on_event=Printer(), cancel=cancel, run_dir=args.out, resume=args.resume)
+            result = train(spec, config, on_event=Printer(), cancel=cancel, run_dir=args.out, resume=args.resume,
+                           parent=args.parent)
     except KeyboardInterrupt:
         print("vgg-studio: interrupted; the run folder keeps its last finished epoch.", file=sys.stderr)
         return EXIT_STOPPED
