@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import threading
 
 import pytest
@@ -39,8 +40,12 @@ def test_fields_and_shares(tiny_fp32):
     s = summarize(TINY)
     assert [b.flop_share for b in m.blocks[:2]] == pytest.approx([b.flops / s.total_flops for b in s.blocks])
     assert sum(b.flop_share for b in m.blocks) == pytest.approx(1)
+    # The hardware's share, as training counts it: 3 x forward FLOPs x examples/sec over the fp32 peak.
+    assert m.peak_flops > 0
+    assert m.hardware_share == pytest.approx(min(1, 3 * s.total_flops * m.train_examples_per_sec / m.peak_flops))
     doc = m.to_dict()
     assert Measurement.from_dict(json.loads(json.dumps(doc))) == m
+    assert math.isnan(Measurement.from_dict({k: v for k, v in doc.items() if k != "peak_flops"}).hardware_share)
 
 
 def test_cpu_memory_is_counted_parts(tiny_fp32):

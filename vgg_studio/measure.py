@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import hardware
 from .atomic import atomic_write
 from .engine import make_optimizer, pick_device, uses_bf16, uses_channels_last
 from .model import build_initialized
@@ -87,6 +88,16 @@ class Measurement:
     flops_per_example: int  # forward
     measured_at: str  # ISO time
     torch_version: str = torch.__version__
+    peak_flops: float = float("nan")  # the device's matmul peak for `dtype` (hardware.peak); NaN in older files
+
+    @property
+    def hardware_share(self) -> float:
+        """Training's achieved FLOP/s over `peak_flops`, 0..1 (NaN when the peak is unknown)."""
+        from .hardware import achieved_flops, share
+
+        if not self.peak_flops > 0:
+            return float("nan")
+        return share(achieved_flops(self.flops_per_example, self.train_examples_per_sec), self.peak_flops)
 
     @property
     def arch_name(self) -> str:
@@ -108,6 +119,7 @@ class Measurement:
             "blocks": [dataclasses.asdict(b) for b in self.blocks], "params": self.params,
             "flops_per_example": self.flops_per_example, "measured_at": self.measured_at,
             "torch_version": self.torch_version, "spec": to_dict(self.spec),
+            "peak_flops": self.peak_flops, "hardware_share": self.hardware_share,
         }
 
     @classmethod
@@ -123,7 +135,8 @@ class Measurement:
                    blocks=tuple(BlockTime(str(b["name"]), float(b["seconds_per_batch"]), float(b["time_share"]),
                                           float(b["flop_share"])) for b in data["blocks"]),
                    params=int(data["params"]), flops_per_example=int(data["flops_per_example"]),
-                   measured_at=str(data["measured_at"]), torch_version=str(data.get("torch_version", "")))
+                   measured_at=str(data["measured_at"]), torch_version=str(data.get("torch_version", "")),
+                   peak_flops=float(data.get("peak_flops", float("nan"))))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -464,13 +477,14 @@ def measure(spec: ArchSpec, config: TrainConfig = TrainConfig(), *, batch_size: 
         blocks = _block_times(b, 0.4 * budget_s, cancel,
                               lambda k, _: report(min(0.99, 0.6 + 0.1 * k), "timing each block"))
     summary = summarize(spec)
+    peak_flops = hardware.peak(b.device, torch.bfloat16 if b.bf16 else torch.float32).flops
     predicted = summary.training_memory(bs, 2 if b.bf16 else FLOAT32_BYTES, optimizer_state_key(config)).total_bytes
     m = Measurement(spec=spec, device=str(b.device), device_name=_device_name(b.device), dtype=b.dtype,
                     batch_size=bs, optimizer=config.optimizer, train_examples_per_sec=bs / train_s,
                     inference_examples_per_sec=bs / infer_s, peak_memory_bytes=int(peak),
                     predicted_memory_bytes=int(predicted), memory_method=method, memory_parts=parts,
                     blocks=blocks, params=summary.total_params, flops_per_example=summary.total_flops,
-                    measured_at=datetime.now().astimezone().isoformat(timespec="seconds"))
+                    measured_at=datetime.now().astimezone().isoformat(timespec="seconds"), peak_flops=peak_flops)
     if store:
         save_measurement(m, path)
     report(1.0, "done")

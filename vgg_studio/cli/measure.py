@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import threading
 
 from ..spec import SpecError
 from ..train_config import ConfigError, TrainConfig, validate_config
-from ..units import nbytes, si
+from ..units import nbytes, share_percent, si
 from .common import add_arch_args, fail, spec_from_args, warn_problems
 from .train import _config, _CtrlC, add_config_args
 
@@ -75,11 +76,21 @@ def render_json(m) -> str:
     return json.dumps({k: v for k, v in m.to_dict().items() if k != "spec"}, indent=2) + "\n"
 
 
+def _share(m) -> str:
+    """", ≈ 12% of this CPU's bf16 peak" (see hardware.py), or nothing when the peak is unknown."""
+    if not math.isfinite(m.hardware_share):
+        return ""
+    kind = "GPU" if m.device.startswith(("cuda", "mps")) else "CPU"
+    dtype = "bf16" if m.dtype == "bfloat16" else "fp32"
+    return f", ≈ {share_percent(m.hardware_share)} of this {kind}'s {dtype} peak"
+
+
 def render_table(m) -> str:
     ratio = m.peak_memory_bytes / m.predicted_memory_bytes if m.predicted_memory_bytes else float("nan")
     lines = [
         f"{m.arch_name} on {m.device} ({m.device_name}), batch {m.batch_size}, {m.dtype}, {m.optimizer}",
-        f"Training:  {m.train_examples_per_sec:,.1f} examples/sec (forward + backward + optimizer step)",
+        f"Training:  {m.train_examples_per_sec:,.1f} examples/sec (forward + backward + optimizer step)"
+        + _share(m),
         f"Inference: {m.inference_examples_per_sec:,.1f} examples/sec (forward only), "
         f"{m.inference_examples_per_sec / m.train_examples_per_sec:.1f}x training",
         f"Peak memory of a training step: {nbytes(m.peak_memory_bytes)} measured, "
