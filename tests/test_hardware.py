@@ -28,6 +28,7 @@ def _timed(fn) -> float:
 
 
 def test_peak_is_measured_once_and_cached_per_device_and_dtype(tmp_path, monkeypatch):
+    tmp_path = tmp_path / "new" / "cache"  # a first run: the cache folder is made
     monkeypatch.setenv("VGG_STUDIO_CACHE", str(tmp_path))
     calls = []
     monkeypatch.setattr(hardware, "probe", lambda device, dtype, seconds=0.3: calls.append(dtype) or 1e12)

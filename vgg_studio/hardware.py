@@ -117,6 +117,7 @@ def peak(device: torch.device, dtype: torch.dtype) -> Peak:
         value = probe(device, dtype)
         cached[key] = value
         with contextlib.suppress(OSError):  # a read-only home: measured again next time
+            path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(path, lambda fh: fh.write((json.dumps(cached, indent=2) + "\n").encode()))
     return Peak(device=name, dtype=dname, flops=float(value))
 

@@ -71,7 +71,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "checkpoints and results. Ctrl-C stops cleanly and keeps the folder.")
     add_arch_args(p, required=False)
     p.add_argument("--recipe", choices=RECIPES, help="a named preset of the training settings below: d2l (the "
-                   "default: d2l's train_ch6) or fast (Nesterov SGD, one-cycle, label smoothing, batch 256, "
+                   "default: d2l's train_ch6) or fast (Nesterov SGD, one-cycle to lr 0.2, label smoothing, batch 128, "
                    "3 epochs); flags given beside it override its values, and config.json records them all")
     add_config_args(p)
     where = p.add_mutually_exclusive_group()

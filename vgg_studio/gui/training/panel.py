@@ -93,7 +93,7 @@ class TrainingPanel(QWidget):
         self.bias_decay = QCheckBox("on biases too", objectName="biasDecayCheck", checked=defaults.bias_decay)
         self.label_smoothing = QDoubleSpinBox(objectName="labelSmoothingSpin", decimals=3, minimum=0.0,
                                               maximum=0.999, singleStep=0.05, value=defaults.label_smoothing)
-        self.flip = QCheckBox("flip", objectName="flipCheck", checked=defaults.flip)
+        self.flip = QCheckBox("random flips", objectName="flipCheck", checked=defaults.flip)
         self.flip.setToolTip("Random left-right flips of training images, drawn on the device.")
         self.shift = QSpinBox(objectName="shiftSpin", minimum=0, maximum=64, value=defaults.shift)
         self.shift.setPrefix("shift ± ")
@@ -110,7 +110,7 @@ class TrainingPanel(QWidget):
         for value, label in devices:
             self.device.addItem(label, value)
         self.seed = QSpinBox(objectName="seedSpin", minimum=0, maximum=2**31 - 1, value=defaults.seed)
-        self.compile = QCheckBox("compile", objectName="compileCheck", checked=defaults.compile)
+        self.compile = QCheckBox("compile (torch.compile)", objectName="compileCheck", checked=defaults.compile)
         self.compile.setToolTip("Run the training and evaluation steps through torch.compile. Compiling takes "
                                 "a while once per run; on a CPU it rarely pays back (see benchmarks/RESULTS.md).")
 
@@ -129,12 +129,17 @@ class TrainingPanel(QWidget):
         form.addRow("Batch size", self.batch_size)
         form.addRow("Learning rate", self.lr)
         form.addRow("Optimizer", self.optimizer)
-        form.addRow("Momentum", _row(self.momentum, self.nesterov))
-        form.addRow("Weight decay", _row(self.weight_decay, self.bias_decay))
+        # Check boxes on rows of their own, so the panel stays as narrow as its combo boxes.
+        form.addRow("Momentum", self.momentum)
+        form.addRow("", self.nesterov)
+        form.addRow("Weight decay", self.weight_decay)
+        form.addRow("", self.bias_decay)
         form.addRow("LR schedule", self.schedule)
         form.addRow("Label smoothing", self.label_smoothing)
-        form.addRow("Augment", _row(self.shift, self.flip))
-        form.addRow("Device", _row(self.device, self.compile))
+        form.addRow("Augment", self.shift)
+        form.addRow("", self.flip)
+        form.addRow("Device", self.device)
+        form.addRow("", self.compile)
         form.addRow("Seed", self.seed)
 
         # Warm start after an edit: the chosen run's weights fill every layer that still fits.
@@ -538,12 +543,3 @@ class TrainingPanel(QWidget):
         self.dataset_hint.setStyleSheet(MUTED_STYLE if info.available else WARNING_TEXT_STYLE)
         self.dataset_hint.show()
 
-
-def _row(*widgets: QWidget) -> QWidget:
-    """Widgets side by side in one form row (the first one stretches)."""
-    row = QWidget()
-    layout = QHBoxLayout(row)
-    layout.setContentsMargins(0, 0, 0, 0)
-    for i, widget in enumerate(widgets):
-        layout.addWidget(widget, 1 if i == 0 else 0)
-    return row
