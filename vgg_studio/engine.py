@@ -16,14 +16,17 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import distributed
 from .batching import batch_indices, prepare_batch
 from .data import Dataset, DataError, Split, load_dataset, resolve_dataset_name
+from .distributed import World
 from .events import BatchProgress, EpochEnd, Event, Failed, Finished, RunStarted
 from .model import build_initialized
 from .runs import RunError, RunFolder, RunResults
@@ -31,6 +34,7 @@ from .spec import ArchSpec, SpecError, check, to_dict
 from .spec import load as load_spec
 from .train_config import ConfigError, TrainConfig, validate_config
 
+_ALONE = World()  # one process, no torchrun
 NUM_EXAMPLES = 64  # test images kept in results.npz for the results view
 
 
@@ -120,6 +124,7 @@ class _Session:
     run: RunFolder
     start_epoch: int
     elapsed_before: float  # seconds spent in earlier sessions of a resumed run
+    world: World = _ALONE  # the processes training together (torchrun)
 
     @property
     def amp(self) -> bool:
@@ -148,6 +153,23 @@ class _Progress:
     run: RunFolder | None = None  # the run folder, once made or reopened
     started: bool = False  # the folder holds this session's settings and says "running"
     session: _Session | None = None
+    world: World = _ALONE  # joined: the process group to leave at the end
+
+
+class _ReadOnlyRun(RunFolder):
+    """The run folder as ranks other than 0 see it: they read it to resume, rank 0 alone writes it."""
+
+    @classmethod
+    def create(cls, spec: ArchSpec, config: TrainConfig, *, root=None, path=None, **meta) -> _ReadOnlyRun:
+        return cls(Path(path or root or "."), dict(meta), [], [])
+
+    def _write(self, *args, **kwargs) -> None:
+        pass
+
+    write_config = update = _write_metrics = save_torch = save_results = log_error = _write
+
+    def add_steps(self, rows: list[dict]) -> None:
+        self.steps.extend(rows)
 
 
 @dataclass
@@ -181,9 +203,15 @@ def train(spec: ArchSpec, config: TrainConfig, on_event: Callable[[Event], None]
         emit(event)
         return event
 
+    world = distributed.world_from_env()
+    if not world.is_main:
+        emit = lambda event: None  # noqa: E731 - rank 0 alone reports; the others train in silence
     try:
-        session = _prepare(spec, config, runs_root, run_dir, resume, progress)
+        session = _prepare(spec, config, runs_root, run_dir, resume, progress, world)
         return _run_epochs(session, emit, cancel)
+    except distributed.dist.DistBackendError as exc:
+        return fail("error", f"Another process of this run stopped, so this one cannot go on: "
+                             f"{str(exc).splitlines()[0]}")
     except DataError as exc:
         return fail("data", str(exc))
     except (SpecError, ConfigError, RunError) as exc:
@@ -206,6 +234,8 @@ def train(spec: ArchSpec, config: TrainConfig, on_event: Callable[[Event], None]
             run.log_error(traceback.format_exc())
         where = f" (details in {run.path / 'error.log'})" if run is not None else ""
         return fail("error", f"Training stopped by an unexpected error: {type(exc).__name__}: {exc}{where}")
+    finally:
+        distributed.leave(progress.world)
 
 
 def _is_out_of_memory(exc: BaseException) -> bool:
@@ -224,12 +254,18 @@ def _oom_message(spec: ArchSpec, config: TrainConfig, session: _Session | None) 
             f"or a larger channel ratio (e.g. {spec.ratio * 2}).")
 
 
-def _prepare(spec: ArchSpec, config: TrainConfig, runs_root, run_dir, resume, progress: _Progress) -> _Session:
-    """Check the settings, load the data, build the model and optimizer, then make or reopen the run folder."""
+def _prepare(spec: ArchSpec, config: TrainConfig, runs_root, run_dir, resume, progress: _Progress,
+             world: World = _ALONE) -> _Session:
+    """Check the settings, load the data, build the model and optimizer, then make or reopen the run folder.
+
+    In a run of several processes every rank prepares the same way; only rank 0 touches the run folder.
+    """
     problems = validate_config(config)
     if problems:
         raise ConfigError(" ".join(problems))
-    device = pick_device(config.device)
+    distributed.check_batch_size(config.batch_size, world.size)
+    world, device = distributed.join(world, pick_device(config.device))
+    progress.world = world
     dataset = resolve_dataset_name(config.dataset, config.data_dir)
     config = config.replace(dataset=dataset)  # saved resolved, so a resume trains on the same data
     data = load_dataset(dataset, config.data_dir, device)
@@ -249,8 +285,9 @@ def _prepare(spec: ArchSpec, config: TrainConfig, runs_root, run_dir, resume, pr
     params = sum(p.numel() for p in model.parameters())
 
     start_epoch, elapsed_before = 0, 0.0
+    folder = RunFolder if world.is_main else _ReadOnlyRun
     if resume is not None:
-        run = RunFolder.reopen(resume)
+        run = folder.reopen(resume)
         progress.run = run
         saved = load_spec(run.path / "arch.json")
         if to_dict(saved) != to_dict(spec):
@@ -273,12 +310,14 @@ def _prepare(spec: ArchSpec, config: TrainConfig, runs_root, run_dir, resume, pr
         run.write_config(config)
         run.update(status="running", message="", device=str(device), epochs=config.epochs)
     else:
-        run = RunFolder.create(spec, config, root=runs_root, path=run_dir, device=str(device), dataset=dataset,
-                               params=params, epochs=config.epochs)
+        run = folder.create(spec, config, root=runs_root, path=run_dir, device=str(device), dataset=dataset,
+                            params=params, epochs=config.epochs)
         progress.run = run
     progress.started = True
-    progress.session = _Session(spec, config, device, data, model, optimizer, scheduler, generator, run,
-                                start_epoch, elapsed_before)
+    devices = distributed.all_devices(device, world)
+    run.update(world_size=world.size, backend=world.backend, devices=devices)
+    progress.session = _Session(spec, config, device, data, distributed.wrap(model, world, device), optimizer,
+                                scheduler, generator, run, start_epoch, elapsed_before, world)
     return progress.session
 
 
@@ -288,7 +327,7 @@ def _run_epochs(session: _Session, emit: Callable[[Event], None], cancel: thread
     emit(RunStarted(run_dir=str(run.path), device=str(session.device), dataset=data.name,
                     num_train=len(data.train), num_test=len(data.test), batches_per_epoch=session.num_batches,
                     epochs=cfg.epochs, start_epoch=session.start_epoch,
-                    params=sum(p.numel() for p in session.model.parameters())))
+                    params=sum(p.numel() for p in session.model.parameters()), world_size=session.world.size))
     t_run = time.perf_counter()
     trained, train_time, eval_time = 0, 0.0, 0.0  # this session: examples stepped, seconds stepping / testing
     last = run.epochs[-1] if run.epochs else {}
@@ -331,62 +370,82 @@ def _run_epochs(session: _Session, emit: Callable[[Event], None], cancel: thread
     return event
 
 
-def _read_back(loss_sum: torch.Tensor, correct: torch.Tensor, seen: int, epoch: int, batch: int) -> tuple[float, float]:
-    """Running mean loss and accuracy: one host-device synchronisation; raises _Diverged on a non-finite loss."""
-    total, right = torch.stack([loss_sum, correct.float()]).tolist()
+def _read_back(loss_sum: torch.Tensor, correct: torch.Tensor, seen: int, epoch: int, batch: int,
+               world: World = _ALONE, stop: bool = False) -> tuple[float, float, int, bool]:
+    """Running mean loss and accuracy, examples seen, and whether to stop: one host-device synchronisation (and,
+    with several processes, one all-reduce of these few numbers, over all processes); raises _Diverged on a
+    non-finite loss."""
+    values = torch.stack([loss_sum, correct.float()])
+    if world.distributed:
+        local = torch.tensor([seen, stop], dtype=values.dtype, device=values.device)
+        values = distributed.all_sum(torch.cat([values, local]), world)
+    total, right, *shared = values.tolist()
+    if shared:
+        seen, stop = int(shared[0]), shared[1] > 0
     if not math.isfinite(total):
         raise _Diverged(epoch, batch, total)
-    return total / seen, right / seen
+    return total / seen, right / seen, seen, stop
 
 
 def _train_epoch(session: _Session, epoch: int, emit: Callable[[Event], None], cancel: threading.Event,
                  eval_time: float) -> _EpochSteps:
-    """One epoch of optimizer steps, checking `cancel` before each; reads metrics back a few times only."""
-    cfg, data, model, run = session.config, session.data, session.model, session.run
+    """One epoch of optimizer steps, checking `cancel` before each; reads metrics back a few times only.
+
+    With several processes each takes its shard of every global batch, and a stop takes effect at the next
+    read-back, where all processes agree on it (a process that stopped alone would leave the others waiting).
+    """
+    cfg, data, model, run, world = session.config, session.data, session.model, session.run, session.world
     n_train, num_batches = len(data.train), session.num_batches
     points = {max(1, round(k * num_batches / cfg.points_per_epoch)) for k in range(1, cfg.points_per_epoch + 1)}
     model.train()
     t0 = time.perf_counter()
     loss_sum = torch.zeros((), device=session.device)
     correct = torch.zeros((), device=session.device, dtype=torch.int64)
-    seen, done, read, cancelled = 0, 0, 0, False
+    seen, seen_all, done, read, cancelled = 0, 0, 0, 0, False  # seen: by this process; seen_all: by all
     train_loss = train_acc = math.nan
     for i, idx in enumerate(batch_indices(n_train, cfg.batch_size, session.generator, session.device), 1):
-        if cancel.is_set():
+        if cancelled or (cancel.is_set() and not world.distributed):
             cancelled = True
             break
-        x, y = session.batch(data.train.images[idx]), data.train.labels[idx]
+        mine = distributed.shard(idx, world)
+        x, y = session.batch(data.train.images[mine]), data.train.labels[mine]
         with session.autocast():
             out = model(x)
-            loss = F.cross_entropy(out, y)
+            if world.distributed:  # DDP averages gradients over processes: this makes it the global batch's mean
+                loss = F.cross_entropy(out, y, reduction="sum") * (world.size / len(idx))
+            else:
+                loss = F.cross_entropy(out, y)
         session.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         session.optimizer.step()
         session.scheduler.step()
-        loss_sum += loss.detach().float() * len(idx)
+        loss_sum += loss.detach().float() * (len(idx) / world.size)
         correct += (out.argmax(1) == y).sum()
-        seen, done = seen + len(idx), i
+        seen, done = seen + len(mine), i
         if i in points:
-            train_loss, train_acc = _read_back(loss_sum, correct, seen, epoch, i)
+            train_loss, train_acc, seen_all, stop = _read_back(loss_sum, correct, seen, epoch, i, world,
+                                                                cancel.is_set())
+            cancelled = stop and world.distributed
             read = i
             x_epoch = epoch - 1 + i / num_batches
             run.add_steps([{"epoch_float": x_epoch, "train_loss": train_loss, "train_acc": train_acc}])
-            rate = seen / (time.perf_counter() - t0)
-            left = (cfg.epochs - epoch) * n_train + (n_train - seen)
+            rate = seen_all / (time.perf_counter() - t0)
+            left = (cfg.epochs - epoch) * n_train + (n_train - seen_all)
             emit(BatchProgress(epoch=epoch, batch=i, num_batches=num_batches, epoch_float=x_epoch,
                                train_loss=train_loss, train_acc=train_acc, examples_per_sec=rate,
                                eta_s=left / rate + (cfg.epochs - epoch + 1) * eval_time))
-    if done != read:  # stopped between read-backs: record what was measured since the last one
-        train_loss, train_acc = _read_back(loss_sum, correct, seen, epoch, done)
+    if done != read:  # stopped between read-backs (one process only): record what was measured since the last one
+        train_loss, train_acc, seen_all, _ = _read_back(loss_sum, correct, seen, epoch, done)
         run.add_steps([{"epoch_float": epoch - 1 + done / num_batches, "train_loss": train_loss,
                         "train_acc": train_acc}])
-    return _EpochSteps(seen, time.perf_counter() - t0, train_loss, train_acc, cancelled)
+    return _EpochSteps(seen_all, time.perf_counter() - t0, train_loss, train_acc, cancelled)
 
 
 def _finish(session: _Session, result: Finished) -> None:
     """Final weights and the run's closing status, after the last epoch or a stop."""
     run = session.run
-    run.save_torch("final.pt", {k: v.detach().cpu() for k, v in session.model.state_dict().items()})
+    weights = distributed.unwrap(session.model).state_dict()
+    run.save_torch("final.pt", {k: v.detach().cpu() for k, v in weights.items()})
     message = ""
     if result.cancelled and result.epochs_done:
         message = (f"Stopped on request during epoch {result.epochs_done + 1}; the checkpoint holds epoch "
@@ -397,7 +456,8 @@ def _finish(session: _Session, result: Finished) -> None:
 
 
 def _checkpoint(session: _Session, epoch: int) -> dict:
-    ckpt = {"epoch": epoch, "model": session.model.state_dict(), "optimizer": session.optimizer.state_dict(),
+    ckpt = {"epoch": epoch, "model": distributed.unwrap(session.model).state_dict(),
+            "optimizer": session.optimizer.state_dict(),
             "scheduler": session.scheduler.state_dict(), "generator": session.generator.get_state(),
             "rng_cpu": torch.get_rng_state(), "epochs": list(session.run.epochs)}
     if session.device.type == "cuda":
@@ -408,15 +468,17 @@ def _checkpoint(session: _Session, epoch: int) -> dict:
 @torch.inference_mode()
 def evaluate(session: _Session, cancel: threading.Event | None = None) -> tuple[float, RunResults]:
     """Accuracy on the whole test split, with its confusion matrix and a few examples, misclassified first."""
-    session.model.eval()
+    model, world = distributed.unwrap(session.model), session.world
+    model.eval()
     test: Split = session.data.test
-    preds = []
-    for idx in batch_indices(len(test), 2 * session.config.batch_size, None, session.device):
-        if cancel is not None and cancel.is_set():
+    mine = distributed.shard(torch.arange(len(test), device=session.device), world)  # every process its part
+    preds = [torch.zeros(0, dtype=torch.int64, device=session.device)]
+    for idx in batch_indices(len(mine), 2 * session.config.batch_size, None, session.device):
+        if cancel is not None and cancel.is_set() and not world.distributed:
             raise _Cancelled
         with session.autocast():
-            preds.append(session.model(session.batch(test.images[idx])).argmax(1))
-    pred = torch.cat(preds)
+            preds.append(model(session.batch(test.images[mine[idx]])).argmax(1))
+    pred = distributed.gather_shards(torch.cat(preds), len(test), world)
     k = len(session.data.classes)
     confusion = torch.bincount(test.labels * k + pred, minlength=k * k).reshape(k, k).cpu().numpy()
     pred_np, true_np = pred.cpu().numpy(), test.labels.cpu().numpy()

@@ -6,6 +6,8 @@ signals. Keeping them plain (no Qt, no tensors) lets them cross threads and be t
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass
 from typing import Literal
 
@@ -21,6 +23,7 @@ class RunStarted:
     epochs: int  # total epochs the run will reach
     start_epoch: int  # 0 for a fresh run, the last finished epoch when resuming
     params: int
+    world_size: int = 1  # processes training together (torchrun)
 
 
 @dataclass(frozen=True)
@@ -79,3 +82,21 @@ class Failed:
 
 
 Event = RunStarted | BatchProgress | EpochEnd | Finished | Failed
+
+
+_EVENT_TYPES = {cls.__name__: cls for cls in (RunStarted, BatchProgress, EpochEnd, Finished, Failed)}
+
+
+def event_to_json(event: Event) -> str:
+    """One line of JSON: how a training process reports to the process that launched it (see launch.py)."""
+    return json.dumps({"event": type(event).__name__, **dataclasses.asdict(event)}, allow_nan=True)
+
+
+def event_from_json(line: str) -> Event | None:
+    """The event a line of `event_to_json` holds; None for any other line (a warning printed by a library)."""
+    try:
+        data = json.loads(line)
+        cls = _EVENT_TYPES[data.pop("event")]
+        return cls(**data)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None

@@ -62,6 +62,23 @@ class TrainConfig:
             raise ConfigError(f"Unknown training setting {sorted(unknown)[0]!r}.")
         return cls(**data)
 
+    @classmethod
+    def from_json_file(cls, path: str) -> TrainConfig:
+        """Settings saved as JSON (a run's config.json); ConfigError says what is wrong with the file."""
+        import json
+
+        try:
+            with open(path, encoding="utf-8") as fh:
+                data = json.load(fh)
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise ConfigError(f"Cannot read the training settings in {path}: {exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path} does not hold training settings (a JSON object such as a run's config.json).")
+        try:
+            return cls.from_dict(data)
+        except TypeError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+
 
 def validate_config(config: TrainConfig) -> list[str]:
     """Every problem, as sentences naming the setting; empty when the config is usable."""

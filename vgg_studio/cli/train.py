@@ -8,12 +8,13 @@ import sys
 import threading
 from typing import TextIO
 
-from ..events import BatchProgress, EpochEnd, Event, Failed, Finished, RunStarted
+from ..events import BatchProgress, EpochEnd, Event, Failed, Finished, RunStarted, event_to_json
 from ..spec import SpecError
-from ..train_config import (DATASET_CHOICES, DEFAULT_LR, DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig,
+from ..train_config import (DATASET_CHOICES, ConfigError, DEFAULT_LR, DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig,
                             validate_config)
 from ..units import format_duration
 from .common import EXIT_FAILED, EXIT_OK, EXIT_STOPPED, EXIT_USAGE, add_arch_args, fail, spec_from_args, warn_problems
+from .torchrun import add_launch_args, run_launched, wants_launch
 # Flags that also apply when resuming (each overrides what the run was started with).
 CONFIG_FLAGS = ("dataset", "data_dir", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay",
                 "schedule", "device", "seed")
@@ -40,6 +41,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, metavar="N", help="default 0")
     p.add_argument("--no-amp", dest="amp", action="store_false", default=None,
                    help="train in float32 instead of bf16 autocast (used on CUDA and on CPUs with native bf16)")
+    p.add_argument("--config", metavar="FILE.json", help="start from the training settings in this file (a run's "
+                   "config.json); the flags above override them")
+    p.add_argument("--events", choices=("text", "jsonl"), default="text", help="jsonl: one JSON object per "
+                   "engine event on stdout instead of the text lines (for launchers; see vgg_studio/launch.py)")
+    add_launch_args(p)
     where = p.add_mutually_exclusive_group()
     where.add_argument("--out", metavar="RUN_DIR", help="the new run's folder (default: a fresh folder under "
                        "the runs folder, $VGG_STUDIO_RUNS or ~/.local/share/vgg-studio/runs)")
@@ -49,6 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _config(args: argparse.Namespace, base: TrainConfig) -> TrainConfig:
+    if args.config:  # raises ConfigError with a message for the user
+        base = TrainConfig.from_json_file(args.config)
     given = {k: getattr(args, k) for k in CONFIG_FLAGS if getattr(args, k) is not None}
     if args.amp is not None:
         given["amp"] = args.amp
@@ -125,26 +133,43 @@ class Printer:
             self._clear()
 
 
-class _CtrlC:
-    """First Ctrl-C asks the engine to stop after the current batch; a second one quits at once."""
+def _print_jsonl(event: Event) -> None:
+    print(event_to_json(event), flush=True)
 
-    def __init__(self, cancel: threading.Event) -> None:
-        self.cancel, self.previous = cancel, None
+
+class _CtrlC:
+    """First Ctrl-C asks the engine to stop after the current batch; a second one quits at once (`hard`).
+
+    A torchrun worker also stops on SIGTERM, which torchrun sends its workers when it is stopped itself.
+    """
+
+    def __init__(self, cancel: threading.Event, hard: bool = True) -> None:
+        self.cancel, self.hard, self.previous = cancel, hard, {}
 
     def __enter__(self) -> _CtrlC:
+        from ..distributed import world_from_env
+
         if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._handle)
+            signals = [signal.SIGINT] + ([signal.SIGTERM] if world_from_env().distributed else [])
+            self.previous = {sig: signal.signal(sig, self._handle) for sig in signals}
         return self
 
     def _handle(self, signum, frame) -> None:
         if self.cancel.is_set():
-            raise KeyboardInterrupt
+            if self.hard:
+                raise KeyboardInterrupt
+            print("\nvgg-studio: still stopping: every process finishes its batch first...", file=sys.stderr)
+            return
+        from ..distributed import world_from_env
+
         self.cancel.set()
-        print("\nvgg-studio: stopping after this batch (Ctrl-C again to quit at once)...", file=sys.stderr)
+        if world_from_env().is_main:
+            again = " (Ctrl-C again to quit at once)" if self.hard else ""
+            print(f"\nvgg-studio: stopping after this batch{again}...", file=sys.stderr)
 
     def __exit__(self, *exc) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
+        for sig, previous in self.previous.items():
+            signal.signal(sig, previous)
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -161,7 +186,7 @@ def run_train(args: argparse.Namespace) -> int:
             record = load_run(args.resume)
         except RunError as exc:
             return fail(str(exc))
-        spec, config = record.spec, _config(args, record.config)
+        spec, config = record.spec, record.config
     else:
         if not arch_given:
             return fail("choose an architecture: --preset NAME (e.g. --preset tiny) or --arch FILE.json.")
@@ -174,16 +199,26 @@ def run_train(args: argparse.Namespace) -> int:
             if getattr(args, key) is not None:
                 print(f"vgg-studio: warning: {flag} is ignored when training: the dataset decides it.",
                       file=sys.stderr)
-        config = _config(args, TrainConfig())
+        config = TrainConfig()
+    try:
+        config = _config(args, config)
+    except ConfigError as exc:
+        return fail(str(exc))
     problems = validate_config(config)
     if problems:
         return fail(" ".join(problems))
-    _announce_dataset(config)
+    if wants_launch(args):
+        return run_launched(args, config, Printer())
+    from ..distributed import world_from_env
+
+    if world_from_env().is_main:  # under torchrun the other processes keep quiet
+        _announce_dataset(config)
+    on_event = _print_jsonl if args.events == "jsonl" else Printer()
 
     cancel = threading.Event()
     try:
         with _CtrlC(cancel):
-            result = train(spec, config, on_event=Printer(), cancel=cancel, run_dir=args.out, resume=args.resume)
+            result = train(spec, config, on_event=on_event, cancel=cancel, run_dir=args.out, resume=args.resume)
     except KeyboardInterrupt:
         print("vgg-studio: interrupted; the run folder keeps its last finished epoch.", file=sys.stderr)
         return EXIT_STOPPED
