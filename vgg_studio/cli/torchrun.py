@@ -56,7 +56,8 @@ def worker_args(argv: list[str]) -> list[str]:
 
 def run_launched(args: argparse.Namespace, config: TrainConfig, printer) -> int:
     """Start torchrun for this node, follow rank 0's events, and turn the end into an exit status."""
-    launch = Launch(nproc_per_node=args.nproc_per_node or 1, nnodes=args.nnodes, node_rank=args.node_rank,
+    nproc = 1 if args.nproc_per_node is None else args.nproc_per_node
+    launch = Launch(nproc_per_node=nproc, nnodes=args.nnodes, node_rank=args.node_rank,
                     rdzv_endpoint=args.rdzv_endpoint, rdzv_timeout_s=args.rdzv_timeout)
     problems = check_launch(launch, config.batch_size)
     if args.rdzv_timeout < 1:
@@ -67,7 +68,7 @@ def run_launched(args: argparse.Namespace, config: TrainConfig, printer) -> int:
     from .train import _CtrlC
 
     try:
-        with _CtrlC(cancel, hard=False):
+        with _CtrlC(cancel, hard=False, sigterm=True):
             wait_for_endpoint(launch, cancel)
             if cancel.is_set():
                 return EXIT_STOPPED

@@ -140,17 +140,18 @@ def _print_jsonl(event: Event) -> None:
 class _CtrlC:
     """First Ctrl-C asks the engine to stop after the current batch; a second one quits at once (`hard`).
 
-    A torchrun worker also stops on SIGTERM, which torchrun sends its workers when it is stopped itself.
+    A torchrun worker also stops on SIGTERM, which torchrun sends its workers when it is stopped itself, and so
+    does the launching process (`sigterm`), which passes the stop on to torchrun.
     """
 
-    def __init__(self, cancel: threading.Event, hard: bool = True) -> None:
-        self.cancel, self.hard, self.previous = cancel, hard, {}
+    def __init__(self, cancel: threading.Event, hard: bool = True, sigterm: bool = False) -> None:
+        self.cancel, self.hard, self.sigterm, self.previous = cancel, hard, sigterm, {}
 
     def __enter__(self) -> _CtrlC:
         from ..distributed import world_from_env
 
         if threading.current_thread() is threading.main_thread():
-            signals = [signal.SIGINT] + ([signal.SIGTERM] if world_from_env().distributed else [])
+            signals = [signal.SIGINT] + ([signal.SIGTERM] if self.sigterm or world_from_env().distributed else [])
             self.previous = {sig: signal.signal(sig, self._handle) for sig in signals}
         return self
 
