@@ -11,6 +11,18 @@ from typing import Literal
 
 
 @dataclass(frozen=True)
+class DataProgress:
+    """Decoding an image folder into its cache (before RunStarted), a few times a second: stoppable."""
+
+    folder: str
+    done: int  # files decoded so far
+    total: int  # files to decode (those already in the cache are not counted)
+    skipped: int  # unreadable files among those done
+    files_per_sec: float
+    eta_s: float  # nan until the rate is known
+
+
+@dataclass(frozen=True)
 class RunStarted:
     run_dir: str
     device: str  # e.g. "cpu", "cuda:0"
@@ -78,4 +90,4 @@ class Failed:
     message: str  # full sentence for the user, says what to do
 
 
-Event = RunStarted | BatchProgress | EpochEnd | Finished | Failed
+Event = DataProgress | RunStarted | BatchProgress | EpochEnd | Finished | Failed
