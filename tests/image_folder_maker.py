@@ -32,9 +32,9 @@ def class_folder(name: str) -> str:
     return name.replace("/", "_")
 
 
-def _variant(img28: np.ndarray, rng: np.random.Generator) -> tuple[Image.Image, str]:
+def _variant(img28: np.ndarray, rng: np.random.Generator, sides: tuple[int, int]) -> tuple[Image.Image, str]:
     """One sample image as a user might have it: a random size, grey/RGB/RGBA/palette, PNG or JPEG."""
-    side = int(rng.integers(20, 72))
+    side = int(rng.integers(*sides))
     aspect = float(rng.uniform(0.75, 1.33))
     size = (max(8, int(side * aspect)), side)
     grey = Image.fromarray(img28, "L").resize(size, Image.Resampling.BILINEAR)
@@ -54,9 +54,11 @@ def _variant(img28: np.ndarray, rng: np.random.Generator) -> tuple[Image.Image, 
 
 
 def make_image_folder(root: Path, per_class: int, classes: int = 10, corrupt: int = 3, seed: int = 0,
-                      split: str = "train", exact: bool = False, layout: str = "classes") -> MadeFolder:
+                      split: str = "train", exact: bool = False, layout: str = "classes",
+                      sides: tuple[int, int] = (20, 72)) -> MadeFolder:
     """`classes` folders of `per_class` images each from the sample's `split`, then `corrupt` damaged files.
 
+    Image heights are drawn from `sides` (widths vary by up to a third either way).
     layout "train/test" writes root/train/<class> and root/test/<class> (a fifth of each class in test).
     """
     full = data.load_dataset("sample")
@@ -72,7 +74,7 @@ def make_image_folder(root: Path, per_class: int, classes: int = 10, corrupt: in
             if exact:
                 im, fmt = Image.fromarray(images[index], "L"), "PNG"
             else:
-                im, fmt = _variant(images[index], rng)
+                im, fmt = _variant(images[index], rng, sides)
             rel = f"{sub}{name}/{k:04d}.{'jpg' if fmt == 'JPEG' else 'png'}"
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             im.save(root / rel, fmt, quality=90) if fmt == "JPEG" else im.save(root / rel, fmt)

@@ -28,7 +28,6 @@ import torch
 
 from .data import Dataset, Split, batch_indices
 
-DATA_MODES = ("auto", "resident", "stream")
 RESIDENT_SHARE = 0.25  # "fits comfortably": the data takes at most this share of the memory free for it
 PREFETCH = 2  # batches gathered ahead of the one training
 

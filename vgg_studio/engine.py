@@ -22,14 +22,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .batching import batch_indices, prepare_batch
-from .data import Dataset, DataError, Split, load_dataset, resolve_dataset_name
+from .batch_sources import BatchSource
+from .batching import prepare_batch
+from .data import Dataset, DataError
 from .events import BatchProgress, EpochEnd, Event, Failed, Finished, RunStarted
+from .image_folder import DecodeCancelled
 from .model import build_initialized
 from .runs import RunError, RunFolder, RunResults
 from .spec import ArchSpec, SpecError, check, to_dict
 from .spec import load as load_spec
 from .train_config import ConfigError, TrainConfig, validate_config
+from .training_data import open_training_data, resolve_name
 
 NUM_EXAMPLES = 64  # test images kept in results.npz for the results view
 
@@ -112,7 +115,10 @@ class _Session:
     spec: ArchSpec
     config: TrainConfig
     device: torch.device
-    data: Dataset
+    data: Dataset  # classes, mean/std and sizes; batches come from the two sources
+    train_source: BatchSource
+    test_source: BatchSource
+    data_notes: tuple[str, ...]  # what was read or skipped, and where the batches live and why
     model: nn.Module
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LambdaLR
@@ -182,10 +188,13 @@ def train(spec: ArchSpec, config: TrainConfig, on_event: Callable[[Event], None]
         return event
 
     try:
-        session = _prepare(spec, config, runs_root, run_dir, resume, progress)
+        session = _prepare(spec, config, runs_root, run_dir, resume, progress, emit, cancel)
         return _run_epochs(session, emit, cancel)
     except DataError as exc:
         return fail("data", str(exc))
+    except DecodeCancelled:
+        return fail("stopped", "Stopped on request while reading the image folder; nothing was trained, and the "
+                               "next run reads the folder again.")
     except (SpecError, ConfigError, RunError) as exc:
         return fail("spec", str(exc))
     except _Diverged as exc:
@@ -224,15 +233,17 @@ def _oom_message(spec: ArchSpec, config: TrainConfig, session: _Session | None) 
             f"or a larger channel ratio (e.g. {spec.ratio * 2}).")
 
 
-def _prepare(spec: ArchSpec, config: TrainConfig, runs_root, run_dir, resume, progress: _Progress) -> _Session:
+def _prepare(spec: ArchSpec, config: TrainConfig, runs_root, run_dir, resume, progress: _Progress,
+             emit: Callable[[Event], None], cancel: threading.Event) -> _Session:
     """Check the settings, load the data, build the model and optimizer, then make or reopen the run folder."""
     problems = validate_config(config)
     if problems:
         raise ConfigError(" ".join(problems))
     device = pick_device(config.device)
-    dataset = resolve_dataset_name(config.dataset, config.data_dir)
+    dataset = resolve_name(config)
     config = config.replace(dataset=dataset)  # saved resolved, so a resume trains on the same data
-    data = load_dataset(dataset, config.data_dir, device)
+    opened = open_training_data(config, spec.in_channels, spec.input_size, device, emit, cancel)
+    data = opened.dataset
     spec = check(spec.replace(in_channels=data.channels, num_classes=len(data.classes)))
 
     torch.manual_seed(config.seed)
@@ -277,8 +288,8 @@ def _prepare(spec: ArchSpec, config: TrainConfig, runs_root, run_dir, resume, pr
                                params=params, epochs=config.epochs)
         progress.run = run
     progress.started = True
-    progress.session = _Session(spec, config, device, data, model, optimizer, scheduler, generator, run,
-                                start_epoch, elapsed_before)
+    progress.session = _Session(spec, config, device, data, opened.train, opened.test, opened.notes, model,
+                                optimizer, scheduler, generator, run, start_epoch, elapsed_before)
     return progress.session
 
 
@@ -288,7 +299,8 @@ def _run_epochs(session: _Session, emit: Callable[[Event], None], cancel: thread
     emit(RunStarted(run_dir=str(run.path), device=str(session.device), dataset=data.name,
                     num_train=len(data.train), num_test=len(data.test), batches_per_epoch=session.num_batches,
                     epochs=cfg.epochs, start_epoch=session.start_epoch,
-                    params=sum(p.numel() for p in session.model.parameters())))
+                    params=sum(p.numel() for p in session.model.parameters()), classes=data.classes,
+                    data_notes=session.data_notes))
     t_run = time.perf_counter()
     trained, train_time, eval_time = 0, 0.0, 0.0  # this session: examples stepped, seconds stepping / testing
     last = run.epochs[-1] if run.epochs else {}
@@ -351,11 +363,11 @@ def _train_epoch(session: _Session, epoch: int, emit: Callable[[Event], None], c
     correct = torch.zeros((), device=session.device, dtype=torch.int64)
     seen, done, read, cancelled = 0, 0, 0, False
     train_loss = train_acc = math.nan
-    for i, idx in enumerate(batch_indices(n_train, cfg.batch_size, session.generator, session.device), 1):
+    for i, (images, y) in enumerate(session.train_source.batches(cfg.batch_size, session.generator), 1):
         if cancel.is_set():
             cancelled = True
             break
-        x, y = session.batch(data.train.images[idx]), data.train.labels[idx]
+        x = session.batch(images)
         with session.autocast():
             out = model(x)
             loss = F.cross_entropy(out, y)
@@ -363,9 +375,9 @@ def _train_epoch(session: _Session, epoch: int, emit: Callable[[Event], None], c
         loss.backward()
         session.optimizer.step()
         session.scheduler.step()
-        loss_sum += loss.detach().float() * len(idx)
+        loss_sum += loss.detach().float() * len(y)
         correct += (out.argmax(1) == y).sum()
-        seen, done = seen + len(idx), i
+        seen, done = seen + len(y), i
         if i in points:
             train_loss, train_acc = _read_back(loss_sum, correct, seen, epoch, i)
             read = i
@@ -409,20 +421,20 @@ def _checkpoint(session: _Session, epoch: int) -> dict:
 def evaluate(session: _Session, cancel: threading.Event | None = None) -> tuple[float, RunResults]:
     """Accuracy on the whole test split, with its confusion matrix and a few examples, misclassified first."""
     session.model.eval()
-    test: Split = session.data.test
+    test = session.test_source
     preds = []
-    for idx in batch_indices(len(test), 2 * session.config.batch_size, None, session.device):
+    for images, _ in test.batches(2 * session.config.batch_size, None):
         if cancel is not None and cancel.is_set():
             raise _Cancelled
         with session.autocast():
-            preds.append(session.model(session.batch(test.images[idx])).argmax(1))
+            preds.append(session.model(session.batch(images)).argmax(1))
     pred = torch.cat(preds)
     k = len(session.data.classes)
     confusion = torch.bincount(test.labels * k + pred, minlength=k * k).reshape(k, k).cpu().numpy()
     pred_np, true_np = pred.cpu().numpy(), test.labels.cpu().numpy()
     wrong = np.flatnonzero(pred_np != true_np)
     chosen = np.concatenate([wrong, np.flatnonzero(pred_np == true_np)])[:NUM_EXAMPLES]
-    examples = test.images[torch.as_tensor(chosen, device=test.images.device)].cpu().numpy()
+    examples = test.images_at(chosen)
     results = RunResults(classes=tuple(session.data.classes), confusion=confusion, examples=examples,
                          example_pred=pred_np[chosen], example_true=true_np[chosen])
     return float(np.trace(confusion)) / max(len(test), 1), results

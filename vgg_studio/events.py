@@ -33,6 +33,8 @@ class RunStarted:
     epochs: int  # total epochs the run will reach
     start_epoch: int  # 0 for a fresh run, the last finished epoch when resuming
     params: int
+    classes: tuple[str, ...] = ()  # the dataset's class names (an image folder's folder names)
+    data_notes: tuple[str, ...] = ()  # sentences: images read or skipped, resident or streaming and why
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ class Finished:
                 f"{self.examples_per_sec:.1f} examples/sec on {self.device}")
 
 
-FailureKind = Literal["diverged", "out_of_memory", "data", "spec", "error"]
+FailureKind = Literal["diverged", "out_of_memory", "data", "spec", "stopped", "error"]
 
 
 @dataclass(frozen=True)

@@ -38,10 +38,9 @@ import torch
 from .atomic import atomic_write
 from .data import DataError, Dataset, Split
 from .events import DataProgress
+from .train_config import FOLDER_PREFIX, TrainConfig
 
-FOLDER_PREFIX = "folder:"
 CACHE_VERSION = 1
-DEFAULT_TEST_FRACTION = 0.1
 HOLDOUT_SALT = "vgg-studio-holdout-0"  # the fixed seed of the hold-out: same split for every training seed
 # torchvision's `IMG_EXTENSIONS` (a test checks they agree), kept here so scanning does not import torchvision.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
@@ -358,7 +357,7 @@ def load_image_folder(
     data_dir: str | os.PathLike[str],
     channels: int,
     size: int,
-    test_fraction: float = DEFAULT_TEST_FRACTION,
+    test_fraction: float = TrainConfig.test_fraction,
     on_progress: Callable[[DataProgress], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> FolderData:

@@ -24,6 +24,8 @@ OPTIMIZER_LABELS = {"sgd": "SGD", "sgd-momentum": "SGD + momentum", "adam": "Ada
 SCHEDULES = ("constant", "cosine", "onecycle")
 SCHEDULE_LABELS = {"constant": "Constant", "cosine": "Cosine", "onecycle": "One-cycle"}
 DEVICES = ("auto", "cpu", "cuda", "mps")
+FOLDER_PREFIX = "folder:"  # dataset "folder:PATH": your own images, one subfolder per class (image_folder.py)
+DATA_MODES = ("auto", "resident", "stream")  # auto: resident when the images fit comfortably (batch_sources.py)
 
 
 class ConfigError(ValueError):
@@ -47,6 +49,10 @@ class TrainConfig:
     channels_last: bool = True  # on CUDA and CPU (oneDNN prefers it)
     cudnn_benchmark: bool = True  # on CUDA
     points_per_epoch: int = 5  # BatchProgress events per epoch
+    # Image folders ("folder:PATH" datasets) only:
+    test_fraction: float = 0.1  # held out per class for testing when the folder has no test/ part
+    cache_size: int = 0  # side of the cached images in pixels; 0: the architecture's input size
+    data_mode: str = "auto"  # on the device (resident), streamed from host memory (stream), or whichever fits
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
@@ -81,7 +87,9 @@ def validate_config(config: TrainConfig) -> list[str]:
         if value not in options:
             problems.append(f"{name} must be one of {', '.join(options)} (got {value!r}).")
 
-    choice(config.dataset, "Dataset", DATASET_CHOICES)
+    if not (isinstance(config.dataset, str) and config.dataset.startswith(FOLDER_PREFIX)):
+        choice(config.dataset, "Dataset", DATASET_CHOICES + ("folder:PATH",))
+    choice(config.data_mode, "Data mode", DATA_MODES)
     choice(config.optimizer, "Optimizer", OPTIMIZERS)
     choice(config.schedule, "Learning-rate schedule", SCHEDULES)
     choice(config.device, "Device", DEVICES)
@@ -92,4 +100,7 @@ def validate_config(config: TrainConfig) -> list[str]:
     number(config.lr, "Learning rate", 0, 1e4, lo_open=True)
     number(config.momentum, "Momentum", 0, 0.999999)
     number(config.weight_decay, "Weight decay", 0, 1)
+    number(config.test_fraction, "Test fraction", 0.01, 0.9)
+    if config.cache_size != 0:
+        whole(config.cache_size, "Cache size", 8, 4096)
     return problems

@@ -8,15 +8,15 @@ import sys
 import threading
 from typing import TextIO
 
-from ..events import BatchProgress, EpochEnd, Event, Failed, Finished, RunStarted
+from ..events import BatchProgress, DataProgress, EpochEnd, Event, Failed, Finished, RunStarted
 from ..spec import SpecError
-from ..train_config import (DATASET_CHOICES, DEFAULT_LR, DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig,
-                            validate_config)
+from ..train_config import (DATA_MODES, DATASET_CHOICES, DEFAULT_LR, DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig,
+                            dataset_folder, validate_config)
 from ..units import format_duration
 from .common import EXIT_FAILED, EXIT_OK, EXIT_STOPPED, EXIT_USAGE, add_arch_args, fail, spec_from_args, warn_problems
 # Flags that also apply when resuming (each overrides what the run was started with).
 CONFIG_FLAGS = ("dataset", "data_dir", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay",
-                "schedule", "device", "seed")
+                "schedule", "device", "seed", "test_fraction", "cache_size", "data_mode")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,8 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "with a live progress line, one line per epoch, and a run folder holding the metrics, "
                     "checkpoints and results. Ctrl-C stops cleanly and keeps the folder.")
     add_arch_args(p, required=False)
-    p.add_argument("--dataset", choices=DATASET_CHOICES, help="default auto: the full Fashion-MNIST if it is in "
-                   "the data folder, else the bundled sample")
+    p.add_argument("--dataset", metavar="NAME", help=f"{', '.join(DATASET_CHOICES)}, or folder:PATH for your own "
+                   "images (PATH/<class>/*.png|jpg|..., or PATH/train/<class>/... and PATH/test/<class>/...); "
+                   "default auto: the full Fashion-MNIST if it is in the data folder, else the bundled sample")
     p.add_argument("--data-dir", metavar="DIR", help="where datasets live (default: the per-user data folder)")
     p.add_argument("--epochs", type=int, metavar="N", help="default 10")
     p.add_argument("--batch-size", type=int, metavar="N", help="default 128")
@@ -38,6 +39,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--schedule", choices=SCHEDULES, help="learning rate per step (default constant)")
     p.add_argument("--device", choices=DEVICES, help="default auto: cuda, then mps, then cpu")
     p.add_argument("--seed", type=int, metavar="N", help="default 0")
+    p.add_argument("--test-fraction", type=float, metavar="X", help="image folders without test/: the share of "
+                   "each class held out for testing, the same files every run (default 0.1)")
+    p.add_argument("--cache-size", type=int, metavar="PX", help="image folders: side of the cached images "
+                   "(default: the architecture's input size); the cache lives in the data folder")
+    p.add_argument("--data-mode", choices=DATA_MODES, help="keep the images on the training device (resident), "
+                   "stream batches from host memory with the next one prefetched (stream), or resident when they "
+                   "fit in a quarter of the free memory (default auto)")
     p.add_argument("--no-amp", dest="amp", action="store_false", default=None,
                    help="train in float32 instead of bf16 autocast (used on CUDA and on CPUs with native bf16)")
     where = p.add_mutually_exclusive_group()
@@ -88,12 +96,25 @@ class Printer:
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, RunStarted):
+            self._clear()
             self.epochs = event.epochs
             resumed = f", resuming after epoch {event.start_epoch}" if event.start_epoch else ""
             print(f"training {event.params:,} parameters on {event.device}: {event.dataset}, {event.num_train:,} "
                   f"train / {event.num_test:,} test images, {event.batches_per_epoch} batches per epoch"
                   f"{resumed}", file=self.err)
+            for note in event.data_notes:
+                print(f"data: {note}", file=self.err)
             print(f"run folder: {event.run_dir}", file=self.err)
+        elif isinstance(event, DataProgress):
+            skipped = f", {event.skipped:,} unreadable" if event.skipped else ""
+            text = (f"reading {event.folder}: {event.done:,}/{event.total:,} files, {event.files_per_sec:.0f} "
+                    f"files/s, ETA {format_duration(event.eta_s)}{skipped}")
+            if self.live:
+                self.err.write("\r\033[K" + text)
+                self.pending = True
+            elif event.done == event.total:  # a log file gets the last line only
+                self.err.write(text + "\n")
+            self.err.flush()
         elif isinstance(event, BatchProgress):
             width = 20
             filled = int(width * event.batch / event.num_batches)
@@ -170,11 +191,12 @@ def run_train(args: argparse.Namespace) -> int:
         except SpecError as exc:
             return fail(str(exc))
         warn_problems(spec)
-        for flag, key in (("--in-channels", "in_channels"), ("--classes", "num_classes")):
+        config = _config(args, TrainConfig())
+        ignored = (("--in-channels", "in_channels"), ("--classes", "num_classes"))
+        for flag, key in ignored[1:] if dataset_folder(config.dataset) else ignored:  # folders: the spec's channels
             if getattr(args, key) is not None:
                 print(f"vgg-studio: warning: {flag} is ignored when training: the dataset decides it.",
                       file=sys.stderr)
-        config = _config(args, TrainConfig())
     problems = validate_config(config)
     if problems:
         return fail(" ".join(problems))
@@ -191,5 +213,7 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"vgg-studio: error: {result.message}", file=sys.stderr)
         if result.run_dir:
             print(f"run folder: {result.run_dir}", file=sys.stderr)
+        if result.kind == "stopped":
+            return EXIT_STOPPED
         return EXIT_USAGE if result.kind in ("data", "spec") else EXIT_FAILED
     return EXIT_STOPPED if result.cancelled else EXIT_OK
