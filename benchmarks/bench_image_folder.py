@@ -2,7 +2,7 @@
 
 Folders are written from the bundled Fashion-MNIST sample by `tests/image_folder_maker.py`: PNG and JPEG,
 grey, colour, RGBA and palette images, 3 damaged files. Two folders:
-- "small": 10 classes x 200 images with sides of 20-72 pixels (the training measurements use this one);
+- "small": 10 classes x 500 images with sides of 20-72 pixels (the training measurements use this one);
 - "photos": 10 classes x 40 images with sides of 240-480 pixels (what a phone picture resized looks like).
 
 First read: `image_folder.load_image_folder` into an empty data folder (decode, convert, fit to 28x28, write
@@ -88,12 +88,12 @@ def engine_rate(config: TrainConfig, warmup: int, batches: int, runs: Path, buil
     if builtin is None:
         result = train(spec, config, cancel=watch, runs_root=runs)  # type: ignore[arg-type]
     else:  # the engine's built-in path, given the same images as one in-memory dataset
-        original = training_data.data.load_dataset
-        training_data.data.load_dataset = lambda *a, **k: builtin
+        original = training_data.load_dataset
+        training_data.load_dataset = lambda *a, **k: builtin
         try:
             result = train(spec, config.replace(dataset="sample"), cancel=watch, runs_root=runs)  # type: ignore
         finally:
-            training_data.data.load_dataset = original
+            training_data.load_dataset = original
     if not watch.stop:
         raise SystemExit(f"the engine did not run {warmup + batches} batches: {result}")
     return batches * config.batch_size / (watch.stop - watch.start)
@@ -105,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", type=int, default=40, help="timed batches per training measurement")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=3, help="epochs of the accuracy runs")
-    parser.add_argument("--per-class", type=int, default=200)
+    parser.add_argument("--per-class", type=int, default=500, help="images per class of the small folder (the "
+                        "warm-up and timed batches must fit in one epoch: the cancel flag is also polled by the test pass)")
     args = parser.parse_args(argv)
     amp = "bf16 autocast" if cpu_has_bf16() else "float32"
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} "
@@ -140,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
         base = TrainConfig(dataset=f"folder:{small.root}", data_dir=str(data_dir), epochs=1, batch_size=128,
                            device="cpu", seed=0)
         runs = work / "runs"
+        if args.warmup + args.batches > folder.num_train // 128:
+            raise SystemExit(f"{args.warmup} + {args.batches} batches do not fit in one epoch of {folder.num_train} "
+                             f"images; raise --per-class")
         rates: dict[str, list[float]] = {"built-in": [], "resident": [], "stream": []}
         print(f"\ntraining ex/s, tiny preset, {len(folder.files)} images ({folder.num_train} train), batch 128, "
               f"{args.warmup} warm-up + {args.batches} timed batches:")
