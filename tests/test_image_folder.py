@@ -191,5 +191,3 @@ def test_unusable_folders_get_clear_messages(tmp_path):
     assert message(tmp_path / "broken").startswith(f"None of the 6 image files in {tmp_path / 'broken'} could be read")
     with pytest.raises(DataError, match="grey .1 channel. or RGB .3 channels., not 2"):
         load_image_folder(tmp_path / "broken", tmp_path / "data", channels=2, size=28)
-    with pytest.raises(DataError, match="folder: needs a path"):
-        imf.folder_path("folder:  ")

@@ -38,7 +38,7 @@ import torch
 from .atomic import atomic_write
 from .data import DataError, Dataset, Split
 from .events import DataProgress
-from .train_config import FOLDER_PREFIX, TrainConfig
+from .train_config import TrainConfig, folder_dataset
 
 CACHE_VERSION = 1
 HOLDOUT_SALT = "vgg-studio-holdout-0"  # the fixed seed of the hold-out: same split for every training seed
@@ -54,22 +54,6 @@ _BAD_IMAGE_ERRORS: tuple[type[BaseException], ...] = (OSError, SyntaxError, EOFE
 
 class DecodeCancelled(Exception):
     """A stop was requested while the folder was being decoded; no cache was written."""
-
-
-def folder_path(name: str) -> Path | None:
-    """The folder of a `folder:PATH` dataset name, or None for a built-in name."""
-    if not str(name).startswith(FOLDER_PREFIX):
-        return None
-    raw = str(name)[len(FOLDER_PREFIX):].strip()
-    if not raw:
-        raise DataError("folder: needs a path, e.g. --dataset folder:~/pictures/leaves (a folder with one "
-                        "subfolder per class).")
-    return Path(raw).expanduser()
-
-
-def folder_name(path: str | os.PathLike[str]) -> str:
-    """The canonical dataset name for a folder (absolute, so a run resumes on the same files)."""
-    return FOLDER_PREFIX + str(Path(path).expanduser().absolute())
 
 
 # ---- scanning -----------------------------------------------------------------------------------------
@@ -304,7 +288,7 @@ class FolderData:
     def as_dataset(self) -> Dataset:
         """The rows as a Dataset on the CPU, each split a slice of the memory-mapped file (no copy)."""
         n = self.num_train
-        return Dataset(name=folder_name(self.root), classes=self.classes, channels=int(self.images.shape[1]),
+        return Dataset(name=folder_dataset(self.root), classes=self.classes, channels=int(self.images.shape[1]),
                        native_size=int(self.images.shape[-1]), mean=self.mean, std=self.std,
                        train=Split(self.images[:n], self.labels[:n]), test=Split(self.images[n:], self.labels[n:]))
 

@@ -7,7 +7,9 @@ The input size is not here: it is the architecture's `input_size`, and the data 
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 # The word lists of the training settings: one home for the names the CLI accepts and the labels the GUI shows.
@@ -26,6 +28,18 @@ SCHEDULE_LABELS = {"constant": "Constant", "cosine": "Cosine", "onecycle": "One-
 DEVICES = ("auto", "cpu", "cuda", "mps")
 FOLDER_PREFIX = "folder:"  # dataset "folder:PATH": your own images, one subfolder per class (image_folder.py)
 DATA_MODES = ("auto", "resident", "stream")  # auto: resident when the images fit comfortably (batch_sources.py)
+
+
+def dataset_folder(dataset: str) -> Path | None:
+    """The folder of a "folder:PATH" dataset name (~ expanded), None for a built-in name."""
+    if not isinstance(dataset, str) or not dataset.startswith(FOLDER_PREFIX):
+        return None
+    return Path(dataset[len(FOLDER_PREFIX):].strip()).expanduser()
+
+
+def folder_dataset(path: str | os.PathLike[str]) -> str:
+    """The dataset name of an image folder, with its absolute path (so a resume reads the same files)."""
+    return FOLDER_PREFIX + str(Path(path).expanduser().absolute())
 
 
 class ConfigError(ValueError):
@@ -87,8 +101,11 @@ def validate_config(config: TrainConfig) -> list[str]:
         if value not in options:
             problems.append(f"{name} must be one of {', '.join(options)} (got {value!r}).")
 
-    if not (isinstance(config.dataset, str) and config.dataset.startswith(FOLDER_PREFIX)):
+    if dataset_folder(config.dataset) is None:
         choice(config.dataset, "Dataset", DATASET_CHOICES + ("folder:PATH",))
+    elif not config.dataset[len(FOLDER_PREFIX):].strip():
+        problems.append("Dataset folder: needs a path, e.g. folder:~/pictures/leaves (a folder with one subfolder "
+                        "of images per class).")
     choice(config.data_mode, "Data mode", DATA_MODES)
     choice(config.optimizer, "Optimizer", OPTIMIZERS)
     choice(config.schedule, "Learning-rate schedule", SCHEDULES)

@@ -16,8 +16,8 @@ import torch
 from .batch_sources import BatchSource, make_sources
 from .data import Dataset, default_data_dir, load_dataset, resolve_dataset_name
 from .events import DataProgress
-from .image_folder import folder_name, folder_path, load_image_folder
-from .train_config import TrainConfig
+from .image_folder import load_image_folder
+from .train_config import TrainConfig, dataset_folder, folder_dataset
 
 
 @dataclass(frozen=True, eq=False)
@@ -30,15 +30,15 @@ class TrainingData:
 
 def resolve_name(config: TrainConfig) -> str:
     """The dataset name a run records: a built-in name ("auto" resolved) or folder:<absolute path>."""
-    folder = folder_path(config.dataset)
-    return folder_name(folder) if folder is not None else resolve_dataset_name(config.dataset, config.data_dir)
+    folder = dataset_folder(config.dataset)
+    return folder_dataset(folder) if folder is not None else resolve_dataset_name(config.dataset, config.data_dir)
 
 
 def open_training_data(config: TrainConfig, channels: int, input_size: int, device: torch.device,
                        on_progress: Callable[[DataProgress], None] | None = None,
                        cancel: threading.Event | None = None) -> TrainingData:
     """Load `config.dataset` and make its sources on `device`; raises DataError (or DecodeCancelled)."""
-    folder = folder_path(config.dataset)
+    folder = dataset_folder(config.dataset)
     if folder is None:
         dataset = load_dataset(resolve_name(config), config.data_dir, "cpu")
         notes: tuple[str, ...] = ()

@@ -113,6 +113,7 @@ class TrainingController(QObject):
             self.panel.save_settings(self.window.settings)
 
         job = TrainingJob(spec, config, self.runs_root, self.train_fn, parent=self)
+        job.preparing.connect(self.panel.show_data_progress)
         job.started.connect(self._on_started)
         job.progress.connect(self._on_progress)
         job.epochEnded.connect(self._on_epoch)

@@ -13,15 +13,17 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QProgressBar,
-                               QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
+                               QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
-from ...events import BatchProgress, EpochEnd, Failed, Finished, RunStarted
+from ...events import BatchProgress, DataProgress, EpochEnd, Failed, Finished, RunStarted
 from ...spec import MAX_INPUT_SIZE, ArchSpec
-from ...train_config import (DATASET_CHOICES, DATASET_LABELS, OPTIMIZER_LABELS, OPTIMIZERS, SCHEDULE_LABELS,
-                             SCHEDULES, TrainConfig)
+from ...train_config import (DATASET_CHOICES, DATASET_LABELS, FOLDER_PREFIX, OPTIMIZER_LABELS, OPTIMIZERS,
+                             SCHEDULE_LABELS, SCHEDULES, TrainConfig, dataset_folder, folder_dataset)
 from ...units import format_duration
 from ..style import ERROR_TEXT_STYLE, MUTED_STYLE, WARNING_TEXT_STYLE
+
+CHOOSE_FOLDER = FOLDER_PREFIX  # the data of the "Image folder…" entry: choosing it opens a folder dialog
 
 
 class TrainingPanel(QWidget):
@@ -38,11 +40,16 @@ class TrainingPanel(QWidget):
         self._running = False
         self._availability: Mapping[str, Any] = {}
         self._epochs = 0  # of the active run, from RunStarted
+        self._data_notes = ""  # of the active run, from RunStarted: images read or skipped, resident or streaming
         defaults = TrainConfig()
 
         self.dataset = QComboBox(objectName="datasetCombo")
         for name in DATASET_CHOICES:
             self.dataset.addItem(DATASET_LABELS.get(name, name), name)
+        self.dataset.addItem("Image folder…", CHOOSE_FOLDER)
+        self.dataset.setItemData(self.dataset.count() - 1, "Your own images: a folder with one subfolder of "
+                                 "images per class", Qt.ItemDataRole.ToolTipRole)
+        self._dataset_before = 0  # selected again when the folder dialog is cancelled
         self.dataset_hint = QLabel(objectName="datasetHint", wordWrap=True)
         self.dataset_hint.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.dataset_hint.setStyleSheet(MUTED_STYLE)
@@ -114,6 +121,7 @@ class TrainingPanel(QWidget):
         layout.addStretch(1)
 
         self.dataset.currentIndexChanged.connect(self._update_dataset_hint)
+        self.dataset.activated.connect(self._on_dataset_activated)
         self.optimizer.currentIndexChanged.connect(self._update_momentum)
         self._update_momentum()
         self._update_buttons()
@@ -134,6 +142,8 @@ class TrainingPanel(QWidget):
         self._availability = availability
         for i in range(self.dataset.count()):
             name = self.dataset.itemData(i)
+            if name not in DATASET_CHOICES:  # an image folder, or the entry that chooses one
+                continue
             info = availability.get(name)
             label = DATASET_LABELS.get(name, name)
             if info is not None and not info.available:
@@ -150,7 +160,22 @@ class TrainingPanel(QWidget):
                            schedule=self.schedule.currentData(), device=self.device.currentData(),
                            seed=self.seed.value())
 
+    def set_folder(self, path: str | Path) -> None:
+        """Select an image folder: one "Folder: name" entry above "Image folder…", replacing an earlier one."""
+        name = folder_dataset(path)
+        index = next((i for i in range(self.dataset.count()) if dataset_folder(self.dataset.itemData(i))
+                      and self.dataset.itemData(i) != CHOOSE_FOLDER), -1)
+        if index < 0:
+            index = self.dataset.count() - 1
+            self.dataset.insertItem(index, "", name)
+        self.dataset.setItemText(index, f"Folder: {Path(name[len(FOLDER_PREFIX):]).name}")
+        self.dataset.setItemData(index, name, Qt.ItemDataRole.UserRole)
+        self.dataset.setItemData(index, name[len(FOLDER_PREFIX):], Qt.ItemDataRole.ToolTipRole)
+        self.dataset.setCurrentIndex(index)
+
     def set_config(self, config: TrainConfig) -> None:
+        if dataset_folder(config.dataset) and config.dataset != CHOOSE_FOLDER:
+            self.set_folder(dataset_folder(config.dataset))
         for combo, value in ((self.dataset, config.dataset), (self.optimizer, config.optimizer),
                              (self.schedule, config.schedule), (self.device, config.device)):
             index = combo.findData(value)
@@ -197,11 +222,22 @@ class TrainingPanel(QWidget):
         if running:
             self.progress.setRange(0, 0)  # busy until the engine says how many batches there are
             self.progress.setFormat("Loading data…")
+            self._data_notes = ""
             self.status.setStyleSheet("")
             self.status.clear()
             self.summary.clear()
         self._update_momentum()
         self._update_buttons()
+
+    def show_data_progress(self, event: DataProgress) -> None:
+        """Reading an image folder into its cache (first run only): files done, rate, ETA; Stop cancels it."""
+        self.progress.setRange(0, max(1, event.total))
+        self.progress.setValue(event.done)
+        self.progress.setFormat(f"Reading images {event.done:,}/{event.total:,} · {event.files_per_sec:,.0f} "
+                                f"files/s · ETA {format_duration(event.eta_s)}")
+        skipped = f" {event.skipped:,} unreadable so far (skipped)." if event.skipped else ""
+        self.status.setText(f"Reading {event.folder} once into the image cache; later runs start at once."
+                            f"{skipped}")
 
     def show_started(self, event: RunStarted) -> None:
         total = max(1, event.epochs * event.batches_per_epoch)
@@ -209,8 +245,9 @@ class TrainingPanel(QWidget):
         self.progress.setValue(event.start_epoch * event.batches_per_epoch)
         self.progress.setFormat(f"Epoch {event.start_epoch + 1}/{event.epochs} · starting")
         self._epochs = event.epochs
+        self._data_notes = "".join(f"\n{note[0].upper()}{note[1:]}." for note in event.data_notes)
         self.status.setText(f"Training on {event.device}: {event.dataset}, {event.num_train:,} train / "
-                            f"{event.num_test:,} test images, {event.params:,} parameters.")
+                            f"{event.num_test:,} test images, {event.params:,} parameters.{self._data_notes}")
 
     def show_progress(self, event: BatchProgress) -> None:
         epochs = self._epochs or event.epoch
@@ -243,7 +280,7 @@ class TrainingPanel(QWidget):
                 self.summary.clear()
             self.status.setStyleSheet("")
             self.status.setText(f"Stopped; what was measured is saved in {result.run_dir}." if result.cancelled
-                                else f"Saved in {result.run_dir}.")
+                                else f"Saved in {result.run_dir}.{self._data_notes}")
         else:
             self.progress.setValue(0)
             self.progress.setFormat("Failed")
@@ -270,7 +307,28 @@ class TrainingPanel(QWidget):
         # Momentum is SGD's; Adam has its own betas.
         self.momentum.setEnabled(not self._running and self.optimizer.currentData() == "sgd")
 
+    def _on_dataset_activated(self, index: int) -> None:
+        """The user picked an entry; "Image folder…" asks for the folder (cancelled: the previous choice stays)."""
+        if self.dataset.itemData(index) != CHOOSE_FOLDER:
+            return
+        previous = dataset_folder(self.dataset.itemData(self._dataset_before))
+        path = QFileDialog.getExistingDirectory(self, "Image folder: one subfolder of images per class",
+                                                str(previous or Path.home()))
+        if path:
+            self.set_folder(path)
+        else:
+            self.dataset.setCurrentIndex(self._dataset_before)
+
     def _update_dataset_hint(self) -> None:
+        if self.dataset.currentData() != CHOOSE_FOLDER:
+            self._dataset_before = self.dataset.currentIndex()
+        folder = dataset_folder(self.dataset.currentData())
+        if folder is not None and self.dataset.currentData() != CHOOSE_FOLDER:
+            self.dataset_hint.setText(f"{folder}: a subfolder per class, read once into a cache in the data folder.")
+            self.dataset_hint.setToolTip(str(folder))
+            self.dataset_hint.setStyleSheet(MUTED_STYLE)
+            self.dataset_hint.show()
+            return
         info = self._availability.get(self.dataset.currentData())
         if info is None:
             self.dataset_hint.clear()

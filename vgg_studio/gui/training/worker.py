@@ -17,7 +17,7 @@ from typing import Protocol
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from ...events import BatchProgress, EpochEnd, Event, Failed, Finished, RunStarted
+from ...events import BatchProgress, DataProgress, EpochEnd, Event, Failed, Finished, RunStarted
 from ...spec import ArchSpec
 from ...train_config import TrainConfig
 
@@ -86,6 +86,7 @@ class TrainingJob(QObject):
     `ended` fires after the thread has finished, so whoever reacts to it may start the next job at once.
     """
 
+    preparing = Signal(object)  # DataProgress: an image folder being read into its cache, before RunStarted
     started = Signal(object)  # RunStarted
     progress = Signal(object)  # BatchProgress
     epochEnded = Signal(object)  # EpochEnd
@@ -151,6 +152,8 @@ class TrainingJob(QObject):
             self.progress.emit(event)
         elif isinstance(event, EpochEnd):
             self.epochEnded.emit(event)
+        elif isinstance(event, DataProgress):
+            self.preparing.emit(event)
 
     @Slot(object)
     def _on_done(self, result: Finished | Failed) -> None:
