@@ -105,8 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", type=int, default=40, help="timed batches per training measurement")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=3, help="epochs of the accuracy runs")
-    parser.add_argument("--per-class", type=int, default=500, help="images per class of the small folder (the "
-                        "warm-up and timed batches must fit in one epoch: the cancel flag is also polled by the test pass)")
+    parser.add_argument("--per-class", type=int, default=500, help="images per class of the small folder (warm-up "
+                        "and timed batches must fit in one epoch: the cancel flag is also polled by the test pass)")
     args = parser.parse_args(argv)
     amp = "bf16 autocast" if cpu_has_bf16() else "float32"
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} "

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from sample_subset import sample_subset
-from vgg_studio import cli, data, engine, training_data
+from vgg_studio import cli, data, training_data
 from vgg_studio.cli import train as cli_train
 from vgg_studio.events import BatchProgress, EpochEnd, Finished, RunStarted
 from vgg_studio.train_config import TrainConfig

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -40,12 +41,12 @@ def _train(*args: str) -> int:
 
 def test_train_on_a_folder_reports_what_it_read_and_keeps_the_class_names(pictures, tmp_path, capsys, monkeypatch):
     code = _train("--dataset", f"folder:{pictures.root}", "--out", str(tmp_path / "run"))
-    out, err = capsys.readouterr()
+    err = capsys.readouterr().err
     assert code == 0, err
     assert f"data: image folder {pictures.root}: {pictures.written} images used in 3 classes" in err
     assert "decoded 51 files" in err and "3 files skipped as unreadable" in err
     log = next(line for line in err.splitlines() if "skipped as unreadable" in line).split("listed in ")[1]
-    assert sorted(x.split("\t")[0] for x in open(log).read().splitlines()[1:]) == sorted(pictures.corrupt)
+    assert sorted(x.split("\t")[0] for x in Path(log).read_text().splitlines()[1:]) == sorted(pictures.corrupt)
     assert "data: resident on cpu" in err and "Traceback" not in err
     record = load_run(tmp_path / "run")
     assert record.results.classes == pictures.classes

@@ -189,5 +189,5 @@ def test_unusable_folders_get_clear_messages(tmp_path):
         for k in range(3):
             (tmp_path / "broken" / name / f"{k}.png").write_bytes(b"not a png")
     assert message(tmp_path / "broken").startswith(f"None of the 6 image files in {tmp_path / 'broken'} could be read")
-    with pytest.raises(DataError, match="grey .1 channel. or RGB .3 channels., not 2"):
+    with pytest.raises(DataError, match=r"grey \(1 channel\) or RGB \(3 channels\), not 2"):
         load_image_folder(tmp_path / "broken", tmp_path / "data", channels=2, size=28)

@@ -26,7 +26,8 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from .data import Dataset, Split, batch_indices
+from .batching import batch_indices
+from .data import Dataset, Split
 
 RESIDENT_SHARE = 0.25  # "fits comfortably": the data takes at most this share of the memory free for it
 PREFETCH = 2  # batches gathered ahead of the one training

@@ -17,6 +17,7 @@ Files that Pillow cannot read (not an image, truncated, too large) are skipped, 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -515,10 +516,8 @@ def _check_usable(scan: FolderScan, labels: np.ndarray, n_train: int, rows: int,
 def _remove_old_generations(cache: Path, keep: tuple[str, ...]) -> None:
     for old in list(cache.glob("images-*.u8")) + list(cache.glob("index-*.npz")):
         if old.name not in keep:
-            try:
+            with contextlib.suppress(OSError):  # still mapped by another process on Windows: removed next time
                 old.unlink()
-            except OSError:  # still mapped by another process on Windows: removed next time
-                pass
 
 
 def _ordered(pool: ThreadPoolExecutor, task: Callable[[int], np.ndarray | str], n: int, ahead: int,

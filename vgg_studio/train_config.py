@@ -102,7 +102,7 @@ def validate_config(config: TrainConfig) -> list[str]:
             problems.append(f"{name} must be one of {', '.join(options)} (got {value!r}).")
 
     if dataset_folder(config.dataset) is None:
-        choice(config.dataset, "Dataset", DATASET_CHOICES + ("folder:PATH",))
+        choice(config.dataset, "Dataset", (*DATASET_CHOICES, "folder:PATH"))
     elif not config.dataset[len(FOLDER_PREFIX):].strip():
         problems.append("Dataset folder: needs a path, e.g. folder:~/pictures/leaves (a folder with one subfolder "
                         "of images per class).")
