@@ -15,7 +15,7 @@ from typing import Any
 # The word lists of the training settings: one home for the names the CLI accepts and the labels the GUI shows.
 DATASETS = ("sample", "fashion-mnist", "mnist", "cifar10")  # what `data.load_dataset` loads
 DATASET_CHOICES = ("auto", *DATASETS)
-DATASET_LABELS = {"auto": "Auto (Fashion-MNIST if on disk, else sample)", "sample": "Bundled sample",
+DATASET_LABELS = {"auto": "Auto (Fashion-MNIST or sample)", "sample": "Bundled sample",
                   "fashion-mnist": "Fashion-MNIST", "mnist": "MNIST", "cifar10": "CIFAR-10"}
 OPTIMIZERS = ("sgd", "adam", "adamw")
 DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3}  # d2l's 0.05 is for SGD; Adam wants ~1e-3
@@ -40,6 +40,12 @@ def dataset_folder(dataset: str) -> Path | None:
 def folder_dataset(path: str | os.PathLike[str]) -> str:
     """The dataset name of an image folder, with its absolute path (so a resume reads the same files)."""
     return FOLDER_PREFIX + str(Path(path).expanduser().absolute())
+
+
+# What a resume may change: how far to train and where/how fast it runs. Everything else defines the run, so
+# config.json (one set of settings for every epoch) could not say what the earlier epochs used.
+RESUME_MAY_CHANGE = ("epochs", "device", "data_dir", "amp", "channels_last", "cudnn_benchmark", "points_per_epoch",
+                     "data_mode")
 
 
 class ConfigError(ValueError):
@@ -67,6 +73,8 @@ class TrainConfig:
     test_fraction: float = 0.1  # held out per class for testing when the folder has no test/ part
     cache_size: int = 0  # side of the cached images in pixels; 0: the architecture's input size
     data_mode: str = "auto"  # on the device (resident), streamed from host memory (stream), or whichever fits
+    # Warm start: a finished run's folder; its weights fill every layer that still fits (see warm_start.py).
+    init_from: str | None = None
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
@@ -81,6 +89,13 @@ class TrainConfig:
         if unknown:
             raise ConfigError(f"Unknown training setting {sorted(unknown)[0]!r}.")
         return cls(**data)
+
+
+def optimizer_state_key(config: TrainConfig) -> str:
+    """The key of OPTIMIZER_STATE_COPIES for how `config` trains (SGD keeps a buffer only with momentum)."""
+    if config.optimizer == "sgd":
+        return "sgd-momentum" if config.momentum else "sgd"
+    return config.optimizer
 
 
 def validate_config(config: TrainConfig) -> list[str]:
@@ -121,3 +136,9 @@ def validate_config(config: TrainConfig) -> list[str]:
     if config.cache_size != 0:
         whole(config.cache_size, "Cache size", 8, 4096)
     return problems
+
+
+def resume_changes(saved: TrainConfig, wanted: TrainConfig) -> list[str]:
+    """The settings `wanted` changes that a resume may not, as 'lr 0.05 → 0.001'; empty when it may go on."""
+    return [f"{f.name} {getattr(saved, f.name)} → {getattr(wanted, f.name)}" for f in dataclasses.fields(TrainConfig)
+            if f.name not in RESUME_MAY_CHANGE and getattr(saved, f.name) != getattr(wanted, f.name)]
