@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QPushButton
 
 from sample_subset import sample_subset
 from training_helpers import points
+from vgg_studio import training_data
 from vgg_studio import data, engine, measure
 from vgg_studio.events import BatchProgress
 from vgg_studio.gui.efficiency.chart import EfficiencyChart
@@ -29,7 +30,7 @@ CONFIG = TrainConfig(dataset="sample", device="cpu", epochs=1, batch_size=50, po
 def small_sample(isolated, monkeypatch, tmp_path):
     """Runs, data and measurements under tmp_path; the engine trains on 400 + 100 real sample images."""
     monkeypatch.setenv("VGG_STUDIO_MEASUREMENTS", str(tmp_path / "measurements.json"))
-    monkeypatch.setattr(engine, "load_dataset", lambda name, data_dir=None, device="cpu", download=True:
+    monkeypatch.setattr(training_data, "load_dataset", lambda name, data_dir=None, device="cpu", download=True:
                         sample_subset(400, 100, seed=3).to(device) if name == "sample"
                         else data.load_dataset(name, data_dir, device))
 

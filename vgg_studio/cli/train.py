@@ -132,6 +132,8 @@ class Printer:
             for note in event.data_notes:
                 print(f"data: {note}", file=self.err)
             print(f"run folder: {event.run_dir}", file=self.err)
+            for line in event.warm_start_lines():
+                print(line, file=self.err)
         elif isinstance(event, DataProgress):
             skipped = f", {event.skipped:,} unreadable" if event.skipped else ""
             text = (f"reading {event.folder}: {event.done:,}/{event.total:,} files, {event.files_per_sec:.0f} "
