@@ -162,10 +162,10 @@ def screenshot(args: argparse.Namespace, path: Path) -> None:
     window.close()
 
 
-def write_section(text: str) -> None:
-    """Replace (or append) this benchmark's section only; other sections belong to other benchmarks."""
+def write_section(text: str, section: str = SECTION) -> None:
+    """Replace (or append) one benchmark's section only (its heading starts with `section`)."""
     current = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    pattern = re.compile(rf"^{re.escape(section)}[^\n]*\n.*?(?=^## |\Z)", re.S | re.M)
     block = text.rstrip() + "\n\n"
     if pattern.search(current):
         updated = pattern.sub(lambda _m: block, current, count=1)

@@ -1,7 +1,11 @@
 """Suite-wide settings: Qt renders offscreen, nothing touches the user's data, runs or settings, and
-`--update-golden` rewrites the stored expected outputs under tests/golden/ instead of comparing with them."""
+`--update-golden` rewrites the stored expected outputs under tests/golden/ instead of comparing with them.
+
+`tiny_run`: one finished training run shared by the export and predict tests (core and GUI).
+"""
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -16,3 +20,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture
 def update_golden(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-golden"))
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """A finished 1-epoch `tiny` run on 600 + 100 real sample images, trained once per session. Read-only:
+    a test that changes a run works on a copy."""
+    from sample_subset import sample_subset
+    from vgg_studio import engine, training_data
+    from vgg_studio.spec import preset
+    from vgg_studio.train_config import TrainConfig
+
+    folder = tmp_path_factory.mktemp("tiny-run") / "run"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(training_data, "load_dataset", lambda name, data_dir=None, device="cpu", download=True:
+                   sample_subset(600, 100).to(device))
+        result = engine.train(preset("tiny"), TrainConfig(dataset="sample", epochs=1, batch_size=50, device="cpu"),
+                              run_dir=folder)
+    assert result.run_dir == str(folder) and not getattr(result, "cancelled", True), result
+    return folder

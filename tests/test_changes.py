@@ -24,6 +24,11 @@ def test_changed_block_is_preferred_to_an_insertion_and_a_deletion():
     assert block_phrases(VGG11.blocks, VGG11.with_block(3, Block(3, 512)).blocks) == ["block 4: 2×512 → 3×512"]
 
 
+def test_equally_short_descriptions_keep_the_first_blocks_in_place():
+    edited = VGG11.with_block(2, Block(3, 256)).removing(4)
+    assert arch_changes(VGG11, edited) == ["block 3: 2×256 → 3×256", "−block 5 (2×512)"]
+
+
 def test_added_and_removed_blocks_do_not_shift_the_others():
     inserted = VGG11.inserting(2, Block(1, 192))
     assert arch_changes(VGG11, inserted) == ["+block 3 (1×192)"]
@@ -54,3 +59,37 @@ def test_side_by_side_rows_line_up_and_mark_differences():
     assert settings[:3] == ["architecture", "block 1", "block 2"] and "epochs" in settings
     longer = settings_rows(a_spec, TrainConfig(), a_spec.inserting(2, Block(1, 64)), TrainConfig())
     assert [(r.a, r.b) for r in longer if r.setting == "block 3"] == [("—", "1×64")]
+
+
+def test_the_version_2_knobs_in_labels():
+    vgg11 = preset("vgg11")
+    assert arch_changes(vgg11, vgg11.replace(batch_norm=True, head="gap")) == ["BatchNorm off → on", "head fc → gap"]
+    assert arch_changes(vgg11, vgg11.with_block(2, Block(2, 256, 5))) == ["block 3: kernel 3 → 5"]
+    assert arch_changes(vgg11, preset("vgg11-5x5")) == ["blocks 3–5: 2 → 1 convs and kernel 3 → 5"]
+    assert arch_changes(vgg11, vgg11.inserting(5, Block(1, 512, 5))) == ["+block 6 (1×512, kernel 5)"]
+
+
+def test_settings_the_spec_does_not_have_yet_are_named_without_special_cases():
+    """Kernel size per block, BatchNorm and the head (spec version 2) come out of the same field walk."""
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class KernelBlock:
+        num_convs: int
+        out_channels: int
+        kernel_size: int = 3
+
+    @dataclass(frozen=True)
+    class SpecV2:
+        blocks: tuple
+        name: str = "v2"
+        batch_norm: bool = False
+        head: str = "fc"
+
+    three = (KernelBlock(2, 128), KernelBlock(2, 256))
+    five = (KernelBlock(2, 128, 5), KernelBlock(2, 256))
+    assert block_phrases(three, five) == ["block 1: kernel 3 → 5"]
+    assert block_phrases(three, tuple(KernelBlock(b.num_convs, b.out_channels, 5) for b in three)) == \
+        ["blocks 1, 2: kernel 3 → 5"]
+    assert arch_changes(SpecV2(three), SpecV2(three, batch_norm=True)) == ["BatchNorm off → on"]
+    assert arch_changes(SpecV2(three), SpecV2(five, head="gap")) == ["block 1: kernel 3 → 5", "head fc → gap"]

@@ -94,6 +94,8 @@ def write(tmp_path, text):
     (lambda t: ["--arch", write(t, '{"blocks": [[1, 64]], "dropout": "high"}')], "'dropout' must be a number"),
     (lambda t: ["--arch", str(t / "missing.json")], "No such architecture file"),
     (lambda t: ["--preset", "vgg11", "--input-size", "0"], "Input size must be between 1"),
+    (lambda t: ["--preset", "tiny", "--kernel-size", "3,5,5"], "gives 3 sizes for 2 blocks"),
+    (lambda t: ["--arch", write(t, '{"blocks": [[1, 64, 4]]}')], "Block 1: the kernel size must be odd"),
 ])
 def test_bad_input_exits_2_with_a_message(capsys, tmp_path, make_argv, words):
     code, out, err = run(capsys, "summary", *make_argv(tmp_path))
@@ -114,3 +116,55 @@ def test_console_entry_point_runs_as_a_module():
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and "ratio of at most 64" in proc.stderr
     proc = subprocess.run([sys.executable, "-m", "vgg_studio", "--help"], capture_output=True, text=True)
     assert proc.returncode == 0 and "summary" in proc.stdout
+
+
+# --- version 2 knobs from the command line ----------------------------------------------------------------
+
+def test_input_100_builds_with_every_head_and_gap_says_where_the_parameters_went(capsys):
+    """The fc head sizes its first Linear from the 3x3 map (44.9 M); adaptive pools to 7x7 first, so it has
+    VGG-11's 224 numbers; gap leaves the first (and only) Linear with 0.1%."""
+    totals = {}
+    for head in ("fc", "adaptive", "gap"):
+        code, out, err = run(capsys, "summary", "--preset", "vgg11", "--input-size", "100", "--head", head)
+        assert code == 0 and "Traceback" not in err
+        totals[head] = int(out.split("Total parameters: ")[1].split()[0].replace(",", ""))
+    assert totals["adaptive"] == summarize(preset("vgg11")).total_params
+    assert totals["gap"] < totals["fc"] < totals["adaptive"]
+    assert "The classifier (fc1, no hidden layers) holds 5,130 parameters, 0.1%; the blocks hold 99.9%, " \
+           "the most in block 5" in out
+    assert "First Linear" not in out and "gap head" in out.splitlines()[0]
+
+
+def test_batch_norm_and_kernel_flags(capsys):
+    code, out, _ = run(capsys, "summary", "--preset", "tiny", "--batch-norm", "--kernel-size", "3,5",
+                       "--format", "json")
+    doc = json.loads(out)
+    assert code == 0 and doc["batch_norm"] is True and doc["head"] == "fc"
+    assert [b["kernel_size"] for b in doc["blocks"]] == [3, 5]
+    assert [layer["name"] for layer in doc["layers"][:3]] == ["block1.conv1", "block1.bn1", "block1.relu1"]
+    _, out, _ = run(capsys, "summary", "--preset", "vgg11-bn", "--no-batch-norm", "--format", "json")
+    assert json.loads(out)["total_params"] == summarize(preset("vgg11")).total_params
+
+
+def test_receptive_field_in_table_json_and_csv(capsys):
+    _, out, _ = run(capsys, "summary", "--preset", "vgg11")
+    header = next(line for line in out.splitlines() if line.startswith("Layer"))
+    assert header.split()[-2:] == ["RF", "Stride"]
+    pool5 = next(line for line in out.splitlines() if line.startswith("block5.pool"))
+    assert pool5.split()[-2:] == ["150", "32"]
+    assert "The last conv (block5.conv2) sees 134×134 of the 224×224 input; after its pool each cell sees " \
+           "150×150." in out
+    _, out, _ = run(capsys, "summary", "--preset", "vgg16", "--format", "json")
+    doc = json.loads(out)
+    assert doc["blocks"][-1]["receptive_field"] == 212 and doc["layers"][0]["receptive_field"] == 3
+    assert doc["layers"][-1]["receptive_field"] is None
+    _, out, _ = run(capsys, "summary", "--preset", "tiny", "--format", "csv")
+    rows = {r["name"]: r for r in csv.DictReader(io.StringIO(out))}
+    assert rows["block2.pool"]["receptive_field"] == "14" and rows["block2.pool"]["effective_stride"] == "4"
+    assert rows["fc1"]["receptive_field"] == ""
+
+
+def test_bad_kernel_flag_exits_2(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["summary", "--preset", "tiny", "--kernel-size", "4"])
+    assert info.value.code == 2 and "kernel sizes must be odd" in capsys.readouterr().err

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from sample_subset import sample_subset
-from vgg_studio import cli, data, engine
+from vgg_studio import cli, data, training_data
 from vgg_studio.cli import train as cli_train
 from vgg_studio.events import BatchProgress, EpochEnd, Finished, RunStarted
 from vgg_studio.train_config import TrainConfig
@@ -33,7 +33,7 @@ def isolated(monkeypatch, tmp_path):
     """Runs and data go to temporary folders; the engine trains on 600 + 100 real sample images."""
     monkeypatch.setenv("VGG_STUDIO_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("VGG_STUDIO_DATA", str(tmp_path / "data"))
-    monkeypatch.setattr(engine, "load_dataset", lambda name, data_dir=None, device="cpu", download=True:
+    monkeypatch.setattr(training_data, "load_dataset", lambda name, data_dir=None, device="cpu", download=True:
                         _subset(600, 100).to(device) if name == "sample" else data.load_dataset(name, data_dir, device))
     if "train" not in cli.COMMAND_MODULES:  # registered by the lead in cli/__init__.py
         monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "train"))
@@ -75,6 +75,51 @@ def test_resume_through_the_cli(tmp_path, capsys):
     assert json.loads((out_dir / "run.json").read_text())["epochs_done"] == 2
     assert _main("--resume", str(out_dir)) == 2
     assert "more than 2 epochs" in capsys.readouterr().err
+
+
+def test_parent_run_and_its_label(tmp_path, capsys):
+    from vgg_studio.lineage import Setups, run_label
+    from vgg_studio.runs import list_runs
+
+    common = ("--preset", "tiny", "--epochs", "1", "--batch-size", "100", "--device", "cpu")
+    assert _main(*common, "--out", str(tmp_path / "runs" / "a")) == 0
+    assert _main(*common, "--ratio", "2", "--parent", str(tmp_path / "runs" / "a"),
+                 "--out", str(tmp_path / "runs" / "b")) == 0
+    child = next(i for i in list_runs(tmp_path / "runs") if i.path.name == "b")
+    assert child.parent == str((tmp_path / "runs" / "a").resolve())
+    assert run_label(child, Setups()).text == "ratio 1 → 2"
+    capsys.readouterr()
+    assert _main(*common, "--parent", str(tmp_path)) == 2
+    assert "--parent: " in capsys.readouterr().err
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+@pytest.mark.parametrize("flags, words", [
+    (("--lr", "0.001", "--momentum", "0.9"), "cannot change lr 0.05 → 0.001, momentum 0.0 → 0.9"),
+    (("--optimizer", "adam"), "cannot change optimizer sgd → adam"),
+])
+def test_a_resume_that_would_change_the_recipe_exits_2_and_changes_nothing(tmp_path, capsys, flags, words):
+    out_dir = tmp_path / "run"
+    assert _main("--preset", "tiny", "--epochs", "1", "--batch-size", "50", "--device", "cpu", "--out",
+                 str(out_dir)) == 0
+    capsys.readouterr()
+    before = _snapshot(out_dir)
+    assert _main("--resume", str(out_dir), "--epochs", "2", *flags) == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err and "unexpected" not in err
+    assert _snapshot(out_dir) == before
+    assert json.loads((out_dir / "config.json").read_text())["lr"] == 0.05  # what training used
+
+
+def test_runs_folder_that_is_a_file_exits_2(tmp_path, capsys, monkeypatch):
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setenv("VGG_STUDIO_RUNS", str(tmp_path / "file"))
+    assert _main("--preset", "tiny", "--epochs", "1", "--device", "cpu") == 2
+    err = capsys.readouterr().err
+    assert "is a file, not a folder" in err and "Traceback" not in err and "FileExistsError" not in err
 
 
 @pytest.mark.parametrize("args, words", [
@@ -140,7 +185,8 @@ def test_live_progress_line_on_a_terminal():
 
     out, err = io.StringIO(), Tty()
     show = cli_train.Printer(out, err)
-    show(RunStarted("r", "cpu", "sample", 100, 10, 4, 2, 0, 1000))
+    show(RunStarted("r", "cpu", "sample", 100, 10, 1, 2, 0, 1000))
+    assert "1 batch per epoch" in err.getvalue()
     show(BatchProgress(1, 2, 4, 0.5, 1.234, 0.5, 800.0, 65.0))
     assert err.getvalue().endswith("\r\033[Kepoch 1/2 [##########..........] 2/4  loss 1.234  acc 0.500  "
                                    "800.0 ex/s  ETA 1:05")

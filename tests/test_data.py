@@ -5,8 +5,10 @@ parent holds `shared/` on the development machines and in CI) and skip with the 
 Nothing here touches the network: downloads are replaced by a function that fails like an offline one.
 """
 
+import gzip
 import shutil
 import stat
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -249,3 +251,55 @@ def test_batch_indices_cover_everything_once_and_reproducibly():
     assert not torch.equal(torch.cat(batches), torch.cat(other))
     assert torch.equal(torch.cat(batch_indices(10, 3, None, "cpu")), torch.arange(10))
     assert batch_indices(0, 4, None, "cpu") == []
+
+
+# ---- issue 11: damaged files, and the advised fix working -------------------------------------------------------
+
+
+def write_idx(raw: Path, n_train: int = 30, n_test: int = 10, train_labels: int | None = None) -> None:
+    """A tiny but well-formed Fashion-MNIST folder of gzipped IDX files (big-endian headers, as the format says)."""
+    raw.mkdir(parents=True, exist_ok=True)
+    g = np.random.default_rng(0)
+    parts = {"train": (n_train, n_train if train_labels is None else train_labels), "t10k": (n_test, n_test)}
+    for prefix, (n_images, n_labels) in parts.items():
+        images = g.integers(0, 256, size=(n_images, 28, 28), dtype=np.uint8)
+        labels = (np.arange(n_labels) % 10).astype(np.uint8)
+        header = struct.pack(">iiii", 2051, n_images, 28, 28)
+        write_gz(raw / f"{prefix}-images-idx3-ubyte.gz", header + images.tobytes())
+        write_gz(raw / f"{prefix}-labels-idx1-ubyte.gz", struct.pack(">ii", 2049, n_labels) + labels.tobytes())
+
+
+def write_gz(path: Path, payload: bytes) -> None:
+    path.write_bytes(gzip.compress(payload))
+
+
+def test_good_gz_files_copied_back_replace_stale_decompressed_ones(tmp_path, offline):
+    raw = tmp_path / "FashionMNIST" / "raw"
+    write_idx(raw)
+    assert len(load_dataset("fashion-mnist", data_dir=tmp_path).train) == 30
+    good = (raw / "train-images-idx3-ubyte.gz").read_bytes()
+    write_gz(raw / "train-images-idx3-ubyte.gz", b"\x00\x00\x08\x99" + b"\x00" * 40)  # wrong IDX magic
+    with pytest.raises(DataError, match="cannot be read"):
+        load_dataset("fashion-mnist", data_dir=tmp_path)
+    (raw / "train-images-idx3-ubyte.gz").write_bytes(b"")  # an empty download
+    with pytest.raises(DataError, match="cannot be read"):
+        load_dataset("fashion-mnist", data_dir=tmp_path)
+    (raw / "train-images-idx3-ubyte.gz").write_bytes(good)  # what the message advises: copy the files again
+    ds = load_dataset("fashion-mnist", data_dir=tmp_path)
+    assert len(ds.train) == 30 and offline == []
+
+
+def test_a_plain_file_without_its_gz_is_used_as_it_is(tmp_path, offline):
+    raw = tmp_path / "FashionMNIST" / "raw"
+    write_idx(raw)
+    load_dataset("fashion-mnist", data_dir=tmp_path)
+    for name in GZ_FILES:
+        (raw / name).unlink()
+    assert len(load_dataset("fashion-mnist", data_dir=tmp_path).test) == 10
+
+
+def test_image_and_label_counts_must_match(tmp_path, offline):
+    write_idx(tmp_path / "FashionMNIST" / "raw", train_labels=29)
+    with pytest.raises(DataError, match="training split has 30 images but 29 labels") as caught:
+        load_dataset("fashion-mnist", data_dir=tmp_path)
+    assert "copy all four files" in str(caught.value)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import itertools
+import json
 import math
+import os
+import shutil
 import threading
 from pathlib import Path
 
@@ -12,8 +16,8 @@ import pytest
 import torch
 
 from sample_subset import sample_subset
-from vgg_studio import data, engine
-from vgg_studio.events import BatchProgress, EpochEnd, Failed, Finished, RunStarted
+from vgg_studio import data, engine, training_data
+from vgg_studio.events import BatchProgress, EpochEnd, Failed, Finished, RunStarted, StepProgress
 from vgg_studio.model import build_model
 from vgg_studio.runs import load_run
 from vgg_studio.spec import preset
@@ -29,7 +33,7 @@ def small_sample(monkeypatch):
     """Make the engine load `n_train` + `n_test` real sample images; returns a setter."""
 
     def use(n_train: int, n_test: int) -> None:
-        monkeypatch.setattr(engine, "load_dataset", lambda name, data_dir=None, device="cpu", download=True:
+        monkeypatch.setattr(training_data, "load_dataset", lambda name, data_dir=None, device="cpu", download=True:
                             _subset(n_train, n_test).to(device))
 
     use(1000, 200)
@@ -58,6 +62,17 @@ def test_tiny_learns_on_real_data(tmp_path, small_sample):
     progress = [e for e in events if isinstance(e, BatchProgress)]
     assert len(progress) == 12 and progress[-1].epoch_float == 3.0
     assert all(a.epoch_float < b.epoch_float for a, b in itertools.pairwise(progress))
+    # Points are interval means (15 batches each here): an epoch's points average to its running mean, and
+    # its last point is not that running mean (which would drop at every epoch boundary).
+    for end in ends:
+        points = [p for p in progress if p.epoch == end.epoch]
+        assert np.mean([p.train_loss for p in points]) == pytest.approx(end.train_loss, rel=1e-4)
+        assert np.mean([p.train_acc for p in points]) == pytest.approx(end.train_acc, rel=1e-4)
+        assert points[-1].train_loss != pytest.approx(end.train_loss, rel=1e-3)
+    # Between points, progress without metrics, from the first step of each epoch on.
+    steps = [e for e in events if isinstance(e, StepProgress)]
+    assert [(s.epoch, s.batch) for s in steps if s.batch == 1] == [(1, 1), (2, 1), (3, 1)]
+    assert all(0 < s.batch < s.num_batches and s.examples_per_sec > 0 for s in steps)
     assert result.summary_lines()[0].startswith("loss ") and "examples/sec on cpu" in result.summary_lines()[1]
 
     record = load_run(result.run_dir)
@@ -128,13 +143,30 @@ def test_cancel_stops_within_one_batch(tmp_path, small_sample):
     assert (record.info.path / "final.pt").exists() and not (record.info.path / "checkpoint.pt").exists()
 
 
-def test_cancel_before_start(tmp_path, small_sample):
+def test_a_stop_before_anything_is_measured_leaves_no_run_folder(tmp_path, small_sample):
     cancel = threading.Event()
     cancel.set()
     result, events = _train(tmp_path, cancel=cancel)
     assert isinstance(result, Finished) and result.cancelled and result.epochs_done == 0
     assert not any(isinstance(e, (BatchProgress, EpochEnd)) for e in events)
-    assert load_run(result.run_dir).steps == []
+    assert result.run_dir == "" and list(tmp_path.iterdir()) == []  # no "cancelled, 0 epochs" clutter
+
+
+class _SetAfter:
+    """A cancel flag that becomes set after `n` checks: a Stop a few batches in, before any progress point."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def is_set(self) -> bool:
+        self.n -= 1
+        return self.n < 0
+
+
+def test_a_stop_before_the_first_progress_point_leaves_no_run_folder(tmp_path, small_sample):
+    result, events = _train(tmp_path, cancel=_SetAfter(3), points_per_epoch=1)
+    assert isinstance(result, Finished) and result.cancelled and result.run_dir == ""
+    assert not any(isinstance(e, BatchProgress) for e in events) and list(tmp_path.iterdir()) == []
 
 
 def test_lr_100_diverges_with_a_message(tmp_path, small_sample):
@@ -256,3 +288,132 @@ def test_cosine_schedule_reaches_zero_in_the_run(tmp_path, small_sample):
     result, events = _train(tmp_path, epochs=2, schedule="cosine", optimizer="sgd", momentum=0.9)
     lrs = [e.lr for e in events if isinstance(e, EpochEnd)]
     assert isinstance(result, Finished) and lrs[0] == pytest.approx(0.025, rel=0.02) and lrs[1] == pytest.approx(0)
+
+
+# ---- issue 11: resumes that change nothing they should not, disks that fail, folders that vanish ---------------
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+@pytest.fixture
+def one_epoch_run(tmp_path, small_sample):
+    """A finished one-epoch SGD run on 300 sample images, to resume."""
+    small_sample(300, 100)
+    result, _ = _train(tmp_path, epochs=1, points_per_epoch=2)
+    assert isinstance(result, Finished), result
+    return Path(result.run_dir)
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"lr": 0.001, "momentum": 0.9}, "cannot change lr 0.05 → 0.001, momentum 0.0 → 0.9"),
+    ({"optimizer": "adam"}, "cannot change optimizer sgd → adam"),
+    ({"batch_size": 25, "seed": 3}, "cannot change batch_size 50 → 25, seed 0 → 3"),
+])
+def test_a_refused_resume_changes_nothing_on_disk(one_epoch_run, changes, words):
+    record = load_run(one_epoch_run)
+    before = _files(one_epoch_run)
+    result = engine.train(record.spec, record.config.replace(epochs=2, **changes), resume=one_epoch_run)
+    assert isinstance(result, Failed) and result.kind == "spec" and words in result.message
+    assert "start a new run" in result.message
+    assert _files(one_epoch_run) == before  # byte-identical: a plain resume still works afterwards
+    assert load_run(one_epoch_run).info.resumable
+
+
+def test_a_resume_records_what_it_used(one_epoch_run):
+    record = load_run(one_epoch_run)
+    result = engine.train(record.spec, record.config.replace(epochs=2, points_per_epoch=1, amp=False),
+                          resume=one_epoch_run)
+    assert isinstance(result, Finished) and result.epochs_done == 2
+    after = load_run(one_epoch_run)
+    assert after.config == record.config.replace(epochs=2, points_per_epoch=1, amp=False)
+    assert [r["lr"] for r in after.epochs] == [record.config.lr] * 2
+    meta = json.loads((one_epoch_run / "run.json").read_text())
+    assert [s["from_epoch"] for s in meta["sessions"]] == [1, 2] and meta["sessions"][1]["bf16"] is False
+
+
+@pytest.mark.skipif(os.name != "posix", reason="folder locks are POSIX flock")
+def test_a_second_resume_of_a_run_in_training_is_refused(one_epoch_run):
+    from vgg_studio.runs import RunFolder
+
+    record = load_run(one_epoch_run)
+    holder = RunFolder.reopen(one_epoch_run)
+    holder.lock()  # as a process training it would
+    try:
+        before = _files(one_epoch_run)
+        result = engine.train(record.spec, record.config.replace(epochs=2), resume=one_epoch_run)
+        assert isinstance(result, Failed) and result.kind == "spec" and "being trained right now" in result.message
+        assert _files(one_epoch_run) == before
+    finally:
+        holder.unlock()
+
+
+def test_a_foreign_checkpoint_is_a_clear_refusal(one_epoch_run, tmp_path):
+    record = load_run(one_epoch_run)
+    ckpt = torch.load(one_epoch_run / "checkpoint.pt", weights_only=True)
+    ckpt["model"] = {k: torch.zeros(3) for k in ckpt["model"]}  # another network's weights
+    torch.save(ckpt, one_epoch_run / "checkpoint.pt")
+    before = _files(one_epoch_run)
+    result = engine.train(record.spec, record.config.replace(epochs=2), resume=one_epoch_run)
+    assert isinstance(result, Failed) and result.kind == "spec"
+    assert "do not fit the run's architecture" in result.message and "size mismatch" not in result.message
+    assert _files(one_epoch_run) == before
+
+
+def test_a_run_folder_deleted_mid_run_stops_training_and_is_not_rebuilt(tmp_path, small_sample):
+    small_sample(300, 100)
+
+    def delete_at_first_point(event):  # as `rm -rf` or another window would, while the run trains
+        if isinstance(event, RunStarted):
+            folder.append(Path(event.run_dir))
+        elif isinstance(event, BatchProgress):
+            shutil.rmtree(folder[0], ignore_errors=True)
+
+    folder: list[Path] = []
+    result, _ = _train(tmp_path, events=_Tee(delete_at_first_point), epochs=2, points_per_epoch=6)
+    assert isinstance(result, Failed) and result.kind == "disk" and "was deleted while training" in result.message
+    assert not folder[0].exists() and list(tmp_path.iterdir()) == []
+
+
+class _Tee(list):
+    """An event list that also calls `hook` on each event, for `_train(events=...)`."""
+
+    def __init__(self, hook):
+        super().__init__()
+        self.hook = hook
+
+    def append(self, event):
+        super().append(event)
+        self.hook(event)
+
+
+def test_a_full_disk_mid_run_is_one_message_and_not_called_resumable(tmp_path, small_sample, monkeypatch):
+    """ENOSPC from the first metrics write on: the message names the file and the error; run.json cannot be
+    updated either, so the listing must not offer a resume without a checkpoint."""
+    small_sample(300, 100)
+    from vgg_studio import atomic, runs
+
+    real = atomic.atomic_write
+    full = {"on": False}
+
+    def maybe_full(path, write):
+        if full["on"]:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real(path, write)
+
+    monkeypatch.setattr(runs, "atomic_write", maybe_full)
+    monkeypatch.setattr(runs, "atomic_write_text", lambda path, text: maybe_full(path, lambda fh: fh.write(
+        text.encode())))
+
+    def fill_disk(event):
+        if isinstance(event, RunStarted):
+            full["on"] = True
+
+    result, _ = _train(tmp_path, events=_Tee(fill_disk), epochs=2, points_per_epoch=2)
+    assert isinstance(result, Failed) and result.kind == "disk", result
+    assert "steps.csv (No space left on device)" in result.message and "nothing to resume" in result.message
+    run_dir = Path(result.run_dir)
+    assert not (run_dir / "error.log").exists()
+    full["on"] = False
+    [info] = runs.list_runs(tmp_path)
+    assert info.status == "interrupted" and not info.resumable and "nothing to resume" in info.message

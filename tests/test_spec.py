@@ -91,7 +91,7 @@ def test_json_round_trip(tmp_path):
         path = tmp_path / f"{name}.json"
         save(preset(name), path)
         assert load(path) == preset(name)
-    assert json.loads(to_json(preset("vgg11")))["version"] == 1
+    assert json.loads(to_json(preset("vgg11")))["version"] == 2
 
 
 def test_json_accepts_d2l_pairs():
@@ -111,6 +111,13 @@ def test_json_accepts_d2l_pairs():
     ('[1, 2]', "JSON object"),
     ('{"blocks": [], "version": 7}', "version 7"),
     ('{"input_size": 32}', "no 'blocks'"),
+    ('{"version": 1, "blocks": [[1, 64]], "head": "gap"}', "Unknown key 'head' (set \"version\": 2"),
+    ('{"version": 1, "blocks": [{"num_convs": 1, "out_channels": 8, "kernel_size": 5}]}',
+     "unknown key 'kernel_size' (set \"version\": 2"),
+    ('{"blocks": [[1, 64]], "head": "nin"}', "'head' must be one of fc, adaptive, gap"),
+    ('{"blocks": [[1, 64]], "batch_norm": 1}', "'batch_norm' must be true or false"),
+    ('{"blocks": [[1, 64, "5"]]}', "blocks[0][2] (kernel_size) must be a whole number"),
+    ('{"blocks": [[1, 64, 3, 1]]}', "[num_convs, out_channels, kernel_size]"),
 ])
 def test_bad_json_gives_one_clear_error(tmp_path, text, words):
     path = tmp_path / "bad.json"
@@ -153,3 +160,100 @@ def test_block_editing_helpers():
     assert spec.inserting(0, Block(1, 8)).blocks[0] == Block(1, 8)
     assert spec.removing(0).blocks == spec.blocks[1:]
     assert spec.moving(0, 4).blocks[-1] == Block(1, 64)
+
+
+# --- version 2: kernel size, BatchNorm, head --------------------------------------------------------
+
+def test_version_2_fields_default_to_the_chapters_net():
+    spec = preset("vgg11")
+    assert spec.kernel_sizes == (3,) * 5 and spec.batch_norm is False and spec.head == "fc"
+    assert Block(2, 64) == Block(2, 64, 3)
+
+
+def test_version_2_round_trip_keeps_the_knobs(tmp_path):
+    spec = preset("vgg11").replace(batch_norm=True, head="gap").with_block(2, Block(2, 256, 5))
+    path = tmp_path / "knobs.json"
+    save(spec, path)
+    raw = json.loads(path.read_text())
+    assert raw["version"] == 2 and raw["batch_norm"] is True and raw["head"] == "gap"
+    assert [b["kernel_size"] for b in raw["blocks"]] == [3, 3, 5, 3, 3]
+    assert load(path) == spec
+
+
+def test_version_1_file_migrates_on_read_and_is_written_as_version_2_only_when_saved(tmp_path):
+    v1 = {"format": "vgg-studio.architecture", "version": 1, "name": "mine",
+          "blocks": [{"num_convs": 1, "out_channels": 32}, [2, 64]], "input_size": 28}
+    path = tmp_path / "v1.json"
+    text = json.dumps(v1)
+    path.write_text(text)
+    spec = load(path)
+    assert spec.kernel_sizes == (3, 3) and not spec.batch_norm and spec.head == "fc"
+    assert path.read_text() == text  # reading never rewrites the file
+    save(spec.replace(batch_norm=True), path)
+    assert json.loads(path.read_text())["version"] == 2
+
+
+def test_d2l_triples_give_the_kernel():
+    assert from_json('{"blocks": [[1, 64, 5], [2, 128]]}').kernel_sizes == (5, 3)
+
+
+@pytest.mark.parametrize("k, words", [(4, "must be odd"), (13, "between 1 and 11"), (0, "between 1 and 11")])
+def test_bad_kernel_points_at_the_cell(k, words):
+    errs = errors(preset("tiny").with_block(1, Block(2, 64, k)))
+    assert len(errs) == 1 and errs[0].field == "kernel_size" and errs[0].block == 1
+    assert "Block 2" in errs[0].message and words in errs[0].message
+
+
+def test_bad_head_and_batch_norm_are_errors():
+    fields = {p.field for p in errors(preset("tiny").replace(head="nin", batch_norm="yes"))}
+    assert fields == {"head", "batch_norm"}
+
+
+def test_new_presets():
+    assert preset("vgg11-bn").batch_norm and preset("vgg11-bn").conv_arch == preset("vgg11").conv_arch
+    assert preset("vgg16-bn").batch_norm and preset("vgg16-bn").conv_arch == preset("vgg16").conv_arch
+    five = preset("vgg11-5x5")
+    # each pair of 3x3 convs of VGG-11 becomes one 5x5 conv; the single 3x3 convs stay
+    assert [(b.num_convs, b.kernel_size) for b in five.blocks] == [(1, 3), (1, 3), (1, 5), (1, 5), (1, 5)]
+    assert [b.out_channels for b in five.blocks] == [b.out_channels for b in preset("vgg11").blocks]
+
+
+def test_gap_head_has_no_hidden_layers():
+    spec = preset("vgg11").replace(head="gap")
+    assert spec.classifier_widths == () and spec.depth == 8 + 1
+    assert spec.hidden == (4096, 4096)  # kept, so switching back to fc restores them
+
+
+# ---- issue 11: hostile architecture files are messages, not tracebacks or hangs --------------------------------
+
+@pytest.mark.parametrize("text, words", [
+    ("[" * 100_000 + "]" * 100_000, "nests lists or objects too deeply"),
+    ('{"blocks": [[1, ' + "9" * 5000 + "]]}", "a number with thousands of digits"),
+    ('{"blocks": [[1, ' + "9" * 3011 + "]]}", "is a 3,011-digit number"),
+    ('{"name": "bad \\ud800 name", "blocks": [[1, 64]]}', "a lone surrogate, U+D800"),
+    ('{"name": "' + "x" * 1_000 + '", "blocks": [[1, 64]]}', "'name' is 1,000 characters long"),
+    ('{"blocks": [' + ", ".join(["[1, 64]"] * 5000) + "]}", "'blocks' has 5,000 entries"),
+    ('{"name": "x",\n "blocks": [[1, 64]],\n "hidden": [4096, "oops]}',
+     "Unterminated string starting at line 3, column 19"),
+])
+def test_hostile_files_give_one_clear_message(tmp_path, text, words):
+    path = tmp_path / "arch.json"
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    with pytest.raises(SpecError) as caught:
+        load(path)
+    message = str(caught.value)
+    assert words in message and len(message) < 400, message
+
+
+def test_an_oversized_file_is_refused_without_reading_it_all(tmp_path):
+    path = tmp_path / "huge.json"
+    path.write_bytes(b" " * 2_000_001)
+    with pytest.raises(SpecError, match="larger than 1 MB"):
+        load(path)
+
+
+def test_many_blocks_do_not_put_a_giant_number_in_a_suggestion():
+    spec = preset("vgg11").replace(blocks=tuple(Block(1, 64) for _ in range(1000)))
+    messages = [p.message for p in errors(spec)]
+    assert any("At most 16 blocks" in m for m in messages)
+    assert max(len(m) for m in messages) < 200

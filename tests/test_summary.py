@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from vgg_studio.model import build_model
-from vgg_studio.spec import PRESET_NAMES, SpecError, preset
+from vgg_studio.spec import PRESET_NAMES, Block, SpecError, preset
 from vgg_studio.summary import summarize
 
 
@@ -106,3 +106,98 @@ def test_summary_never_touches_real_memory():
     grown_kib = int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                    check=True).stdout)
     assert grown_kib < 100 * 1024
+
+
+# --- receptive field -----------------------------------------------------------------------------------
+
+def _measured_field(spec, layer_name):
+    """The receptive field measured, not computed: back-propagate from one output cell of `layer_name` to the
+    input through the spec's features with every weight 1, max-pools as average pools (same window, but
+    every input of it gets gradient) and no ReLU, and measure the span of input pixels that get gradient.
+    Also returns the shift of that span between two neighbouring cells, the effective stride."""
+    from torch import nn
+
+    from vgg_studio.model import named_layers
+
+    net = build_model(spec.replace(ratio=min(b.out_channels for b in spec.blocks))).double()  # channels do not matter
+    layers = []
+    for name, _block, module in named_layers(net, spec):
+        if isinstance(module, nn.Conv2d):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+            layers.append(module)
+        elif isinstance(module, nn.MaxPool2d):
+            layers.append(nn.AvgPool2d(module.kernel_size, module.stride))
+        if name == layer_name:
+            break
+    features = nn.Sequential(*layers)
+
+    def span(cell):
+        x = torch.zeros(1, spec.in_channels, spec.input_size, spec.input_size, dtype=torch.float64,
+                        requires_grad=True)
+        out = features(x)
+        out[0, 0, out.shape[2] // 2, cell].backward()
+        cols = torch.nonzero(x.grad[0, 0].abs().sum(0)).flatten()
+        return cols.min().item(), cols.max().item()
+
+    mid = features(torch.zeros(1, spec.in_channels, spec.input_size, spec.input_size,
+                                dtype=torch.float64)).shape[3] // 2
+    (lo, hi), (lo2, _) = span(mid), span(mid + 1)
+    assert lo > 0 and hi < spec.input_size - 1, "the window must lie inside the input to be measured"
+    return hi - lo + 1, lo2 - lo
+
+
+def test_receptive_field_of_the_last_pool_is_the_standard_value():
+    assert summarize(preset("vgg11")).blocks[-1].receptive_field == 150
+    assert summarize(preset("vgg16")).blocks[-1].receptive_field == 212
+    assert summarize(preset("vgg11")).blocks[-1].effective_stride == 32
+
+
+@pytest.mark.parametrize("spec, layer", [
+    (preset("vgg11"), "block5.pool"),
+    (preset("vgg16"), "block4.conv2"),
+    (preset("vgg11").with_block(2, Block(2, 256, 5)), "block5.pool"),  # kernel 5 in block 3
+    (preset("tiny").replace(input_size=64).with_block(0, Block(1, 32, 7)), "block2.conv2"),
+])
+def test_receptive_field_equals_a_measured_one(spec, layer):
+    row = next(r for r in summarize(spec).layers if r.name == layer)
+    assert (row.receptive_field, row.effective_stride) == _measured_field(spec, layer)
+
+
+def test_kernel_5_in_a_block_widens_the_field_by_its_stride():
+    # two 5x5 convs instead of two 3x3 in block 3 (stride 4 there) add 2 x (5 - 3) x 4 = 16 pixels
+    wide = preset("vgg11").with_block(2, Block(2, 256, 5))
+    assert summarize(wide).blocks[-1].receptive_field == 150 + 16
+    # one 5x5 sees what two 3x3 see: the "why 3x3" preset keeps VGG-11's field
+    assert summarize(preset("vgg11-5x5")).blocks[-1].receptive_field == 150
+
+
+def test_head_rows_have_no_receptive_field_and_bn_relu_keep_it():
+    s = summarize(preset("tiny").replace(batch_norm=True, head="adaptive"))
+    rows = {r.name: r for r in s.layers}
+    assert rows["block1.conv1"].receptive_field == rows["block1.bn1"].receptive_field == \
+        rows["block1.relu1"].receptive_field == 3
+    assert all(r.receptive_field is None and r.effective_stride is None for r in s.head)
+
+
+def test_receptive_field_note_only_when_the_last_conv_sees_less_than_the_input():
+    assert summarize(preset("vgg11")).receptive_field_note() == (
+        "The last conv (block5.conv2) sees 134×134 of the 224×224 input; after its pool each cell sees 150×150.")
+    assert summarize(preset("vgg11").replace(input_size=64)).receptive_field_note() is None
+
+
+def test_gap_moves_the_parameters_out_of_the_first_linear():
+    fc, gap = summarize(preset("vgg11")), summarize(preset("vgg11").replace(head="gap"))
+    assert fc.first_linear.param_share > 0.79
+    assert gap.first_linear.params == 512 * 10 + 10 and gap.first_linear.param_share < 0.001
+    assert gap.parameter_note().startswith("The classifier (fc1, no hidden layers) holds 5,130 parameters")
+    assert "the most in block 5" in gap.parameter_note()
+    assert fc.parameter_note() == "First Linear (fc1) holds 102,764,544 parameters, 79.8% of the total"
+
+
+def test_batch_norm_adds_two_parameters_per_channel_and_its_activations():
+    plain, bn = summarize(preset("vgg11")), summarize(preset("vgg11-bn"))
+    channels = sum(b.num_convs * b.channels for b in plain.blocks)
+    assert bn.total_params - plain.total_params == 2 * channels
+    conv_acts = sum(r.activation_bytes for r in plain.layers if r.type == "Conv2d")
+    assert bn.total_activation_bytes - plain.total_activation_bytes == conv_acts

@@ -21,7 +21,8 @@ from .train_config import TrainConfig
 WORDS: dict[str, str] = {
     # architecture
     "input_size": "input size", "in_channels": "input channels", "ratio": "ratio", "hidden": "hidden",
-    "dropout": "dropout", "num_classes": "classes",
+    "dropout": "dropout", "num_classes": "classes", "batch_norm": "BatchNorm", "head": "head",
+    "kernel_size": "kernel",  # a block's
     # training, most telling first (labels list changes in this order)
     "dataset": "dataset", "lr": "lr", "epochs": "epochs", "batch_size": "batch size", "optimizer": "optimizer",
     "momentum": "momentum", "weight_decay": "weight decay", "schedule": "schedule",
@@ -73,8 +74,9 @@ _SHAPE_FIELDS = ("num_convs", "out_channels")
 
 
 def block_text(block: Block) -> str:
-    """'2×256', then any other block setting: '2×256, kernel size 5'."""
-    extra = [f"{word(n)} {value_text(v)}" for n, v in _settings(block, _SHAPE_FIELDS)]
+    """'2×256', then any other block setting that is not at its default: '2×256, kernel 5'."""
+    defaults = {f.name: f.default for f in dataclasses.fields(Block)}
+    extra = [f"{word(n)} {value_text(v)}" for n, v in _settings(block, _SHAPE_FIELDS) if v != defaults[n]]
     return ", ".join([f"{block.num_convs}×{block.out_channels}", *extra])
 
 
@@ -83,29 +85,30 @@ def _align_blocks(a: Sequence[Block], b: Sequence[Block]) -> list[tuple[int | No
 
     Levenshtein distance with a changed block costing one edit and an insertion or deletion one edit each,
     so "block 4: 2×512 → 3×512" is preferred to "+block 4, −block 5" and an inserted block does not turn
-    every later block into a change.
+    every later block into a change. Costs are of suffixes and ties go to pairing blocks front to back,
+    so of two equally short descriptions the one that keeps the first blocks in place wins.
     """
     n, m = len(a), len(b)
-    cost = [[0] * (m + 1) for _ in range(n + 1)]
-    for i in range(n + 1):
-        for j in range(m + 1):
-            if i == 0 or j == 0:
-                cost[i][j] = i + j
+    cost = [[0] * (m + 1) for _ in range(n + 1)]  # cost[i][j]: edits turning a[i:] into b[j:]
+    for i in range(n, -1, -1):
+        for j in range(m, -1, -1):
+            if i == n or j == m:
+                cost[i][j] = (n - i) + (m - j)
             else:
-                cost[i][j] = min(cost[i - 1][j - 1] + (a[i - 1] != b[j - 1]), cost[i - 1][j] + 1, cost[i][j - 1] + 1)
+                cost[i][j] = min(cost[i + 1][j + 1] + (a[i] != b[j]), cost[i + 1][j] + 1, cost[i][j + 1] + 1)
     pairs: list[tuple[int | None, int | None]] = []
-    i, j = n, m
-    while i or j:
-        if i and j and cost[i][j] == cost[i - 1][j - 1] + (a[i - 1] != b[j - 1]):
-            i, j = i - 1, j - 1
+    i = j = 0
+    while i < n or j < m:
+        if i < n and j < m and cost[i][j] == cost[i + 1][j + 1] + (a[i] != b[j]):
             pairs.append((i, j))
-        elif i and cost[i][j] == cost[i - 1][j] + 1:
-            i -= 1
+            i, j = i + 1, j + 1
+        elif i < n and cost[i][j] == cost[i + 1][j] + 1:
             pairs.append((i, None))
+            i += 1
         else:
-            j -= 1
             pairs.append((None, j))
-    return pairs[::-1]
+            j += 1
+    return pairs
 
 
 def _numbers(indices: Sequence[int]) -> str:

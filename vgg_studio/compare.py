@@ -126,10 +126,11 @@ class Comparison:
         """The edit from `a` to `b` in words ('block 3: 2×256 → 3×256')."""
         return arch_changes(self.a.spec, self.b.spec)
 
-    def numbers(self) -> str:
-        """'+184,512 parameters (+0.14%), +7.40 GFLOP (+49%)'."""
-        return (f"{signed(self.delta_params)} parameters{_pct(self.delta_params, self.a.total_params)}, "
-                f"{signed_si(self.delta_flops, 'FLOP')}{_pct(self.delta_flops, self.a.total_flops)}")
+    def numbers(self, percent: bool = True) -> str:
+        """'+184,512 parameters (+0.14%), +7.40 GFLOP (+49%)' (without the percentages if not `percent`)."""
+        p_pct = _pct(self.delta_params, self.a.total_params) if percent else ""
+        f_pct = _pct(self.delta_flops, self.a.total_flops) if percent else ""
+        return f"{signed(self.delta_params)} parameters{p_pct}, {signed_si(self.delta_flops, 'FLOP')}{f_pct}"
 
     def headline(self, baseline: str | None = None) -> str:
         """'vs VGG-11 (blocks 1, 2: 1 → 2 convs): +184,512 parameters (+0.14%), +7.40 GFLOP (+49%)'."""
@@ -183,10 +184,10 @@ def load_reference(ref: str) -> ArchSpec:
     """
     path = Path(ref).expanduser()
     if path.is_dir():
-        from .runs import RunError, load_run
+        from .runs import RunError, load_setup
 
         try:
-            return load_run(path).spec
+            return load_setup(path)[0]
         except RunError as exc:
             raise SpecError(str(exc)) from None
     if path.exists():

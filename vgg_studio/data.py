@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .atomic import atomic_write
+from .atomic import atomic_write, atomic_write_text
 from .paths import user_dir
 from .resources import ResourceError, resource_path
 from .train_config import DATASET_LABELS, DATASETS
@@ -192,6 +192,8 @@ def load_dataset(
         classes, train, test = _load_idx(key, root, download)
     else:
         classes, train, test = _load_cifar10(root, download)
+    for split_name, split in (("training", train), ("test", test)):
+        _check_split(key, root, split_name, split, len(classes))
     mean, std = _channel_stats(train.images)
     dataset = Dataset(
         name=key,
@@ -260,20 +262,46 @@ def _read_idx_with_torchvision(tv_class: type, root: Path) -> tuple[tuple[str, .
     return tuple(tv_class.classes), splits[0], splits[1]
 
 
+def _stamp(raw: Path, name: str) -> Path:
+    """Beside a decompressed file: the size and mtime of the .gz it was made from."""
+    return raw / f".{name}.from-gz"
+
+
+def _gz_signature(gz: Path) -> str:
+    """Size, modification and change time: any copy or rewrite of the .gz changes at least the last."""
+    info = gz.stat()
+    return f"{info.st_size} {info.st_mtime_ns} {info.st_ctime_ns}\n"
+
+
+def _needs_gunzip(raw: Path, name: str) -> bool:
+    """The decompressed file is missing, or was not made from the .gz beside it as that is now (a good .gz
+    copied over a damaged one, or files downloaded afresh); a plain file without a .gz is used as it is."""
+    plain, gz = raw / name, raw / f"{name}.gz"
+    if not plain.is_file():
+        return True
+    if not gz.is_file():
+        return False
+    try:
+        return _stamp(raw, name).read_text(encoding="ascii") != _gz_signature(gz)
+    except (OSError, UnicodeDecodeError):
+        return True
+
+
 def _gunzip_in_place(raw: Path) -> bool:
     """Write the uncompressed IDX files torchvision looks for beside their .gz; False if the folder is read-only.
 
     A folder whose mode says read-only is left alone even where we could write (as root), so a shared
     copy of the data is never modified.
     """
-    missing = [name for name in IDX_FILES if not (raw / name).is_file()]
-    if not missing:
+    stale = [name for name in IDX_FILES if _needs_gunzip(raw, name)]
+    if not stale:
         return True
     if not (os.access(raw, os.W_OK) and raw.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)):
         return False
-    for name in missing:
+    for name in stale:
         try:
             _gunzip(raw / f"{name}.gz", raw / name)
+            atomic_write_text(_stamp(raw, name), _gz_signature(raw / f"{name}.gz"))
         except OSError as error:
             if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
                 return False
@@ -282,12 +310,13 @@ def _gunzip_in_place(raw: Path) -> bool:
 
 
 def _decompress_into(raw: Path, target_dir: Path) -> None:
+    """Fresh decompressed copies in `target_dir`, from the .gz files where there are any."""
     target_dir.mkdir(parents=True)
     for name in IDX_FILES:
-        if (raw / name).is_file():
-            shutil.copyfile(raw / name, target_dir / name)
-        else:
+        if (raw / f"{name}.gz").is_file():
             _gunzip(raw / f"{name}.gz", target_dir / name)
+        else:
+            shutil.copyfile(raw / name, target_dir / name)
 
 
 def _gunzip(source: Path, target: Path) -> None:
@@ -332,6 +361,28 @@ def _load_cifar10(root: Path, download: bool) -> tuple[tuple[str, ...], Split, S
             f"damaged: delete that folder and {CIFAR_ARCHIVE}, then load again to download fresh copies."
         ) from None
     return classes, splits[0], splits[1]
+
+
+def _check_split(key: str, root: Path, split_name: str, split: Split, num_classes: int) -> None:
+    """Images and labels that belong together: as many of each, every label a class (else training is wrong)."""
+    images, labels = int(split.images.shape[0]), int(split.labels.shape[0])
+    if images and labels and images == labels and 0 <= int(split.labels.min()) <= int(split.labels.max()) < num_classes:
+        return
+    if images != labels:
+        problem = f"its {split_name} split has {images:,} images but {labels:,} labels"
+    elif not images:
+        problem = f"its {split_name} split is empty"
+    else:
+        problem = f"its {split_name} labels are not all between 0 and {num_classes - 1}"
+    if key == "sample":
+        fix = "reinstall vgg-studio"
+    elif key == "cifar10":
+        fix = f"delete {root / CIFAR_FOLDER} and {CIFAR_ARCHIVE}, then load again to get fresh copies"
+    else:
+        fix = (f"copy all four files into {root / _IDX_FOLDERS[key] / 'raw'} again, or delete them and load "
+               f"again to download fresh copies")
+    raise DataError(f"{DATASET_LABELS[key]} cannot be used: {problem}, so the files do not belong together or "
+                    f"one is damaged; {fix}.")
 
 
 def _reason(error: BaseException, limit: int = 300) -> str:

@@ -13,6 +13,18 @@ from typing import Literal
 
 
 @dataclass(frozen=True)
+class DataProgress:
+    """Decoding an image folder into its cache (before RunStarted), a few times a second: stoppable."""
+
+    folder: str
+    done: int  # files decoded so far
+    total: int  # files to decode (those already in the cache are not counted)
+    skipped: int  # unreadable files among those done
+    files_per_sec: float
+    eta_s: float  # nan until the rate is known
+
+
+@dataclass(frozen=True)
 class RunStarted:
     run_dir: str
     device: str  # e.g. "cpu", "cuda:0"
@@ -24,11 +36,29 @@ class RunStarted:
     start_epoch: int  # 0 for a fresh run, the last finished epoch when resuming
     params: int
     world_size: int = 1  # processes training together (torchrun)
+    classes: tuple[str, ...] = ()  # the dataset's class names (an image folder's folder names)
+    data_notes: tuple[str, ...] = ()  # sentences: images read or skipped, resident or streaming and why
+    init_from: str | None = None  # warm start: the run whose weights were copied where layers fit
+    reused_layers: tuple[str, ...] = ()  # layer names ("block1.conv1", "fc2") copied from that run
+    new_layers: tuple[str, ...] = ()  # layers initialised as usual
+
+    def warm_start_lines(self) -> tuple[str, ...]:
+        """What a warm start reused and what is new, for the log (empty for a fresh start or a resume)."""
+        if self.init_from is None:
+            return ()
+        return (f"warm start from {self.init_from}:",
+                f"  reused ({len(self.reused_layers)}): {', '.join(self.reused_layers) or 'none'}",
+                f"  new ({len(self.new_layers)}): {', '.join(self.new_layers) or 'none'}")
 
 
 @dataclass(frozen=True)
 class BatchProgress:
-    """A few per epoch (like d2l's animator), not every batch: running means since the epoch began."""
+    """A point of the training curves, `points_per_epoch` times an epoch (like d2l's animator, not every batch).
+
+    `train_loss` and `train_acc` are interval means, over the batches since the previous point (as TensorBoard
+    plots them): a running mean since the epoch began would drop at every epoch boundary, which reads as an
+    event when it is only bookkeeping.
+    """
 
     epoch: int  # 1-based epoch in progress
     batch: int  # 1-based batches done in this epoch
@@ -37,6 +67,18 @@ class BatchProgress:
     train_loss: float
     train_acc: float
     examples_per_sec: float  # training steps only, as d2l times it
+    eta_s: float
+
+
+@dataclass(frozen=True)
+class StepProgress:
+    """How far the epoch is, after a training step between two points: after the first step, then at most a
+    few times a second. No metrics (reading them would synchronise with the device): for progress bars."""
+
+    epoch: int
+    batch: int
+    num_batches: int
+    examples_per_sec: float  # since the epoch began; on a GPU, steps queued rather than finished
     eta_s: float
 
 
@@ -56,7 +98,7 @@ class EpochEnd:
 class Finished:
     """The run ended normally or by request; what was measured is on disk either way."""
 
-    run_dir: str
+    run_dir: str  # "" when a new run was stopped before its first progress point and its folder was discarded
     device: str
     epochs_done: int
     train_loss: float
@@ -71,7 +113,10 @@ class Finished:
                 f"{self.examples_per_sec:.1f} examples/sec on {self.device}")
 
 
-FailureKind = Literal["diverged", "out_of_memory", "data", "spec", "error"]
+# data / spec: bad input, nothing was trained (the CLI exits 2); stopped: stopped while the data was being
+# prepared; disk: the run folder could not be written (full, read-only or deleted); diverged, out_of_memory,
+# error: the run itself failed (the CLI exits 1).
+FailureKind = Literal["diverged", "out_of_memory", "data", "spec", "stopped", "disk", "error"]
 
 
 @dataclass(frozen=True)
@@ -81,10 +126,11 @@ class Failed:
     message: str  # full sentence for the user, says what to do
 
 
-Event = RunStarted | BatchProgress | EpochEnd | Finished | Failed
+Event = DataProgress | RunStarted | BatchProgress | StepProgress | EpochEnd | Finished | Failed
 
 
-_EVENT_TYPES = {cls.__name__: cls for cls in (RunStarted, BatchProgress, EpochEnd, Finished, Failed)}
+_EVENT_TYPES = {cls.__name__: cls for cls in (DataProgress, RunStarted, BatchProgress, StepProgress, EpochEnd,
+                                               Finished, Failed)}
 
 
 def event_to_json(event: Event) -> str:
@@ -97,6 +143,6 @@ def event_from_json(line: str) -> Event | None:
     try:
         data = json.loads(line)
         cls = _EVENT_TYPES[data.pop("event")]
-        return cls(**data)
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
     except (ValueError, KeyError, TypeError, AttributeError):
         return None

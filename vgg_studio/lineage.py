@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .changes import change_label
-from .runs import RunError, RunInfo, load_run
+from .runs import RunError, RunInfo, load_setup
 from .spec import ArchSpec
 from .train_config import TrainConfig
 
@@ -54,11 +54,11 @@ class Setups:
         if hit is not None and hit[0] == stamp:
             return hit[1]
         try:
-            record = load_run(folder)
+            setup = load_setup(folder)
         except RunError:
             return None
-        self._cache[folder] = (stamp, (record.spec, record.config))
-        return self._cache[folder][1]
+        self._cache[folder] = (stamp, setup)
+        return setup
 
 
 def choose_parent(runs: Iterable[RunInfo], setups: Setups, dataset: str, baseline: ArchSpec | None = None,

@@ -43,6 +43,22 @@ class Curves:
                    col(epochs, "epoch"), col(epochs, "test_acc"))
 
 
+def smooth_ema(values: np.ndarray, weight: float) -> np.ndarray:
+    """TensorBoard's smoothing: an exponential moving average with `weight` in [0, 1), debiased so the first
+    points are not pulled towards zero; `weight` 0 returns the values as they are. NaNs are skipped."""
+    values = np.asarray(values, dtype=float)
+    if weight <= 0 or len(values) == 0:
+        return values
+    out = np.empty_like(values)
+    last, steps = 0.0, 0
+    for i, v in enumerate(values):
+        if np.isfinite(v):
+            last = last * weight + (1 - weight) * v
+            steps += 1
+        out[i] = last / (1 - weight**steps) if steps else v
+    return out
+
+
 def curves_csv(curves: Curves) -> str:
     """One row per x value; test acc only where an epoch ended (blank elsewhere), like the plot."""
     rows: dict[float, dict[str, float]] = {}

@@ -3,6 +3,8 @@
 Nothing here allocates real activations: the net is built and run on the meta device, shapes come from
 forward hooks and FLOPs from torch's FlopCounterMode, so VGG-19 at 224x224 summarises in milliseconds.
 FLOPs follow FlopCounterMode's convention (2 per multiply-accumulate; ReLU and pooling count 0).
+Receptive fields are the textbook recurrence over the feature layers (r += (k - 1) * j, j *= stride), the
+theoretical window of input pixels one output cell depends on, not clipped to the input.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from .model import build_model
+from .model import build_model, named_layers
 from .spec import ArchSpec, Problem, validate
 from .train_config import OPTIMIZER_STATE_COPIES
 
@@ -35,6 +37,10 @@ class LayerRow:
     activation_bytes: int  # this layer's output at batch 1 in float32
     param_share: float  # of the whole net, 0..1
     flop_share: float
+    # Side of the square input window one output cell sees, and the input pixels between neighbouring
+    # cells; None for the head (after the features every output depends on the whole map).
+    receptive_field: int | None = None
+    effective_stride: int | None = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,9 @@ class BlockTotal:
     params: int
     flops: int
     activation_bytes: int
+    kernel_size: int = 3
+    receptive_field: int | None = None  # of the block's pool, its output
+    effective_stride: int | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +103,33 @@ class Summary:
     def first_linear(self) -> LayerRow:
         return next(r for r in self.layers if r.type == "Linear")
 
+    @property
+    def last_conv(self) -> LayerRow:
+        return [r for r in self.layers if r.type == "Conv2d"][-1]
+
+    def receptive_field_note(self) -> str | None:
+        """A sentence when the last conv sees less than the whole input (None when it sees all of it)."""
+        conv, size = self.last_conv, self.spec.input_size
+        if conv.receptive_field is None or conv.receptive_field >= size:
+            return None
+        pool = self.rows_of_block(conv.block)[-1]
+        return (f"The last conv ({conv.name}) sees {conv.receptive_field}×{conv.receptive_field} of the "
+                f"{size}×{size} input; after its pool each cell sees {pool.receptive_field}×{pool.receptive_field}.")
+
+    def parameter_note(self) -> str:
+        """Where the parameters sit: the chapter's first-Linear sentence, or, when the head has no hidden
+        layers (gap), how little the classifier keeps and which block holds the most."""
+        first = self.first_linear
+        if self.spec.classifier_widths:
+            return (f"First Linear ({first.name}) holds {first.params:,} parameters, {first.param_share:.1%} "
+                    f"of the total")
+        total = self.total_params or 1
+        conv_share = sum(r.params for r in self.layers if r.block is not None) / total
+        top = max(self.blocks, key=lambda b: b.params)
+        return (f"The classifier ({first.name}, no hidden layers) holds {first.params:,} parameters, "
+                f"{first.param_share:.1%}; the blocks hold {conv_share:.1%}, the most in block {top.block + 1} "
+                f"({top.params:,}, {top.params / total:.1%})")
+
     def training_memory(self, batch_size: int, activation_dtype_bytes: int = FLOAT32_BYTES,
                         optimizer: str = "sgd") -> MemoryEstimate:
         """Estimate for one training step; activations scale with the batch, weights do not."""
@@ -116,29 +152,22 @@ def _numel(shape: tuple[int, ...]) -> int:
     return n
 
 
-def _leaf_names(net: nn.Sequential, spec: ArchSpec) -> list[tuple[str, int | None, nn.Module]]:
-    """(readable name, block, module) for every leaf, in forward order."""
-    out: list[tuple[str, int | None, nn.Module]] = []
-    n_blocks = len(spec.blocks)
-    for b in range(n_blocks):
-        conv = 0
-        for module in net[b]:
-            if isinstance(module, nn.Conv2d):
-                conv += 1
-                out.append((f"block{b + 1}.conv{conv}", b, module))
-            elif isinstance(module, nn.ReLU):
-                out.append((f"block{b + 1}.relu{conv}", b, module))
-            else:
-                out.append((f"block{b + 1}.pool", b, module))
-    fc = 0
-    for module in list(net)[n_blocks:]:
-        if isinstance(module, nn.Linear):
-            fc += 1
-            out.append((f"fc{fc}", None, module))
-        elif isinstance(module, nn.Flatten):
-            out.append(("flatten", None, module))
-        else:
-            out.append((f"fc{fc}.{type(module).__name__.lower()}", None, module))
+def _as_int(value: int | tuple[int, ...]) -> int:
+    return value if isinstance(value, int) else value[0]
+
+
+def _receptive_fields(leaves: list[tuple[str, int | None, nn.Module]]) -> list[tuple[int, int] | tuple[None, None]]:
+    """(receptive field, effective stride) after each leaf: convs and pools widen it, the rest keep it."""
+    out: list[tuple[int, int] | tuple[None, None]] = []
+    field_, jump = 1, 1
+    for _, block, module in leaves:
+        if block is None:
+            out.append((None, None))
+            continue
+        if isinstance(module, (nn.Conv2d, nn.MaxPool2d)):
+            field_ += (_as_int(module.kernel_size) - 1) * jump
+            jump *= _as_int(module.stride)
+        out.append((field_, jump))
     return out
 
 
@@ -147,7 +176,7 @@ def summarize(spec: ArchSpec) -> Summary:
     """Summary of a valid spec (raises SpecError otherwise). Cached: specs are immutable and hashable."""
     with torch.device("meta"):
         net = build_model(spec)
-    leaves = _leaf_names(net, spec)
+    leaves = named_layers(net, spec)
     module_key = {id(m): "Sequential." + name for name, m in net.named_modules() if name}
     shapes: dict[int, tuple[int, ...]] = {}
 
@@ -173,8 +202,10 @@ def summarize(spec: ArchSpec) -> Summary:
     total_params = sum(r[4] for r in raw) or 1
     total_flops = sum(r[5] for r in raw) or 1
     layers = tuple(
-        LayerRow(i, name, block, typ, shape, params, flops, act, params / total_params, flops / total_flops)
-        for i, (name, block, typ, shape, params, flops, act) in enumerate(raw)
+        LayerRow(i, name, block, typ, shape, params, flops, act, params / total_params, flops / total_flops,
+                 field_, jump)
+        for i, ((name, block, typ, shape, params, flops, act), (field_, jump))
+        in enumerate(zip(raw, _receptive_fields(leaves)))
     )
     blocks = tuple(
         BlockTotal(
@@ -185,6 +216,9 @@ def summarize(spec: ArchSpec) -> Summary:
             params=sum(r.params for r in rows),
             flops=sum(r.flops for r in rows),
             activation_bytes=sum(r.activation_bytes for r in rows),
+            kernel_size=spec.blocks[b].kernel_size,
+            receptive_field=rows[-1].receptive_field,
+            effective_stride=rows[-1].effective_stride,
         )
         for b in range(len(spec.blocks))
         for rows in [[r for r in layers if r.block == b]]

@@ -7,13 +7,15 @@ The input size is not here: it is the architecture's `input_size`, and the data 
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 # The word lists of the training settings: one home for the names the CLI accepts and the labels the GUI shows.
 DATASETS = ("sample", "fashion-mnist", "mnist", "cifar10")  # what `data.load_dataset` loads
 DATASET_CHOICES = ("auto", *DATASETS)
-DATASET_LABELS = {"auto": "Auto (Fashion-MNIST if on disk, else sample)", "sample": "Bundled sample",
+DATASET_LABELS = {"auto": "Auto (Fashion-MNIST or sample)", "sample": "Bundled sample",
                   "fashion-mnist": "Fashion-MNIST", "mnist": "MNIST", "cifar10": "CIFAR-10"}
 OPTIMIZERS = ("sgd", "adam", "adamw")
 DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3}  # d2l's 0.05 is for SGD; Adam wants ~1e-3
@@ -24,6 +26,26 @@ OPTIMIZER_LABELS = {"sgd": "SGD", "sgd-momentum": "SGD + momentum", "adam": "Ada
 SCHEDULES = ("constant", "cosine", "onecycle")
 SCHEDULE_LABELS = {"constant": "Constant", "cosine": "Cosine", "onecycle": "One-cycle"}
 DEVICES = ("auto", "cpu", "cuda", "mps")
+FOLDER_PREFIX = "folder:"  # dataset "folder:PATH": your own images, one subfolder per class (image_folder.py)
+DATA_MODES = ("auto", "resident", "stream")  # auto: resident when the images fit comfortably (batch_sources.py)
+
+
+def dataset_folder(dataset: str) -> Path | None:
+    """The folder of a "folder:PATH" dataset name (~ expanded), None for a built-in name."""
+    if not isinstance(dataset, str) or not dataset.startswith(FOLDER_PREFIX):
+        return None
+    return Path(dataset[len(FOLDER_PREFIX):].strip()).expanduser()
+
+
+def folder_dataset(path: str | os.PathLike[str]) -> str:
+    """The dataset name of an image folder, with its absolute path (so a resume reads the same files)."""
+    return FOLDER_PREFIX + str(Path(path).expanduser().absolute())
+
+
+# What a resume may change: how far to train and where/how fast it runs. Everything else defines the run, so
+# config.json (one set of settings for every epoch) could not say what the earlier epochs used.
+RESUME_MAY_CHANGE = ("epochs", "device", "data_dir", "amp", "channels_last", "cudnn_benchmark", "points_per_epoch",
+                     "data_mode")
 
 
 class ConfigError(ValueError):
@@ -47,6 +69,12 @@ class TrainConfig:
     channels_last: bool = True  # on CUDA and CPU (oneDNN prefers it)
     cudnn_benchmark: bool = True  # on CUDA
     points_per_epoch: int = 5  # BatchProgress events per epoch
+    # Image folders ("folder:PATH" datasets) only:
+    test_fraction: float = 0.1  # held out per class for testing when the folder has no test/ part
+    cache_size: int = 0  # side of the cached images in pixels; 0: the architecture's input size
+    data_mode: str = "auto"  # on the device (resident), streamed from host memory (stream), or whichever fits
+    # Warm start: a finished run's folder; its weights fill every layer that still fits (see warm_start.py).
+    init_from: str | None = None
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
@@ -80,6 +108,13 @@ class TrainConfig:
             raise ConfigError(f"{path}: {exc}") from None
 
 
+def optimizer_state_key(config: TrainConfig) -> str:
+    """The key of OPTIMIZER_STATE_COPIES for how `config` trains (SGD keeps a buffer only with momentum)."""
+    if config.optimizer == "sgd":
+        return "sgd-momentum" if config.momentum else "sgd"
+    return config.optimizer
+
+
 def validate_config(config: TrainConfig) -> list[str]:
     """Every problem, as sentences naming the setting; empty when the config is usable."""
     problems = []
@@ -98,7 +133,12 @@ def validate_config(config: TrainConfig) -> list[str]:
         if value not in options:
             problems.append(f"{name} must be one of {', '.join(options)} (got {value!r}).")
 
-    choice(config.dataset, "Dataset", DATASET_CHOICES)
+    if dataset_folder(config.dataset) is None:
+        choice(config.dataset, "Dataset", (*DATASET_CHOICES, "folder:PATH"))
+    elif not config.dataset[len(FOLDER_PREFIX):].strip():
+        problems.append("Dataset folder: needs a path, e.g. folder:~/pictures/leaves (a folder with one subfolder "
+                        "of images per class).")
+    choice(config.data_mode, "Data mode", DATA_MODES)
     choice(config.optimizer, "Optimizer", OPTIMIZERS)
     choice(config.schedule, "Learning-rate schedule", SCHEDULES)
     choice(config.device, "Device", DEVICES)
@@ -109,4 +149,13 @@ def validate_config(config: TrainConfig) -> list[str]:
     number(config.lr, "Learning rate", 0, 1e4, lo_open=True)
     number(config.momentum, "Momentum", 0, 0.999999)
     number(config.weight_decay, "Weight decay", 0, 1)
+    number(config.test_fraction, "Test fraction", 0.01, 0.9)
+    if config.cache_size != 0:
+        whole(config.cache_size, "Cache size", 8, 4096)
     return problems
+
+
+def resume_changes(saved: TrainConfig, wanted: TrainConfig) -> list[str]:
+    """The settings `wanted` changes that a resume may not, as 'lr 0.05 → 0.001'; empty when it may go on."""
+    return [f"{f.name} {getattr(saved, f.name)} → {getattr(wanted, f.name)}" for f in dataclasses.fields(TrainConfig)
+            if f.name not in RESUME_MAY_CHANGE and getattr(saved, f.name) != getattr(wanted, f.name)]

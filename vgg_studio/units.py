@@ -25,6 +25,11 @@ def nbytes(n: float) -> str:
     return f"{n:.0f} B"
 
 
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """'1 batch', '40 batches': a count with its noun in the right number."""
+    return f"{n:,} {one if n == 1 else many or one + 's'}"
+
+
 def shape(dims: tuple[int, ...] | list[int]) -> str:
     return "(" + ", ".join(str(d) for d in dims) + ")"
 

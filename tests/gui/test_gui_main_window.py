@@ -9,7 +9,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QComboBox, QDockWidget, QLabel, QMessageBox, QStatusBar, QTableView, QTreeView
 
 from vgg_studio.gui import MainWindow
-from vgg_studio.spec import PRESET_NAMES, Block, load, preset, save
+from vgg_studio.spec import MAX_NAME_LENGTH, PRESET_NAMES, Block, load, preset, save, to_dict
 
 
 def test_fresh_install_opens_vgg11_with_its_summary(window):
@@ -88,7 +88,7 @@ def test_unsaved_changes_are_asked_about(window, dialogs):
     dialogs.answer = QMessageBox.StandardButton.Cancel
     assert not window.open_preset("vgg19")
     assert window.document.spec.blocks[0] == Block(2, 64) and len(dialogs.questions) == 1
-    assert window.findChild(QComboBox, "presetCombo").currentData() == "vgg11"
+    assert window.findChild(QComboBox, "presetCombo").currentIndex() == -1  # "Custom": edited away from VGG-11
     dialogs.answer = QMessageBox.StandardButton.Discard
     combo = window.findChild(QComboBox, "presetCombo")
     combo.activated.emit(combo.findData("vgg19"))
@@ -148,16 +148,31 @@ def test_every_preset_fits_1280x800_without_clipped_columns(qtbot, window):
         assert table.horizontalHeader().length() <= table.viewport().width() + 1, name
 
 
+def test_the_window_fits_a_laptop_with_every_plot_usable(qtbot, main_window):
+    """Issue 12: the minimum size is at most 1024×640 with every panel in place (the Runs hint once set it to
+    1120 px wide); at 1024×700 the charts and both curve plots are at least 150 px tall when shown."""
+    hint = main_window.minimumSizeHint()
+    assert hint.width() <= 1024 and hint.height() <= 640, hint
+    main_window.resize(1024, 700)
+    main_window.default_dock_sizes()
+    qtbot.waitUntil(lambda: main_window.size().toTuple() == (1024, 700))
+    assert main_window.param_chart.height() >= 150 and main_window.flop_chart.height() >= 150
+    main_window.training.plots_dock.raise_()
+    plots = main_window.training.plots
+    qtbot.waitUntil(lambda: plots.loss_plot.isVisible())
+    assert plots.loss_plot.height() >= 150 and plots.accuracy_plot.height() >= 150
+
+
 def test_window_layout_is_remembered(qtbot, window):
     window.charts_dock.hide()
-    window.summary_view.batch_spin.setValue(64)
+    window.training.panel.batch_size.setValue(64)
     window.close()
     again = MainWindow()
     qtbot.addWidget(again)
     again.show()
     qtbot.waitExposed(again)
     assert not again.charts_dock.isVisible() and again.arch_dock.isVisible()
-    assert again.summary_view.batch_spin.value() == 64
+    assert again.training.panel.batch_size.value() == 64 and again.summary_view.training_setup()[0] == 64
     again.findChild(QAction, "action_reset_layout").trigger()
     assert again.charts_dock.isVisible()
 
@@ -182,3 +197,69 @@ def test_opening_an_invalid_file_shows_the_problem_and_no_stale_numbers(window, 
     assert window.param_chart.bar_heights() == []
     window.editor.form.input_size.setValue(64)
     assert window.document.is_valid() and window.summary_view.tree.model().rowCount() == 7
+
+
+def test_open_file_shows_every_error_as_a_dialog_and_keeps_the_document(window, dialogs, tmp_path, monkeypatch):
+    from vgg_studio import spec as spec_mod
+
+    before = window.document.spec
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    for path in (deep, tmp_path / "missing.json", tmp_path):
+        assert window.open_file(path) is False
+    assert len(dialogs.warnings) == 3 and window.document.spec == before
+
+    def broken(_path):  # whatever the loader raises reaches the user as words
+        raise ValueError("Exceeds the limit (4300 digits) for integer string conversion")
+
+    monkeypatch.setattr(spec_mod, "load", broken)
+    assert window.open_file(deep) is False
+    assert "4300 digits" in dialogs.warnings[-1] and window.document.spec == before
+
+
+def test_a_huge_name_is_refused_and_a_long_one_is_shown_elided(qtbot, window, dialogs, tmp_path):
+    path = tmp_path / "huge.json"
+    path.write_text(json.dumps({**to_dict(preset("tiny")), "name": "n" * 100_000}))
+    before = window.document.spec
+    assert window.open_file(path) is False  # bounded on read: a dialog names the limit, nothing changes
+    assert "at most" in dialogs.warnings[-1] and window.document.spec == before
+    long_name = tmp_path / "long.json"
+    save(preset("tiny").replace(name="n" * MAX_NAME_LENGTH), long_name)
+    assert window.open_file(long_name)
+    qtbot.wait(10)
+    window.grab()  # every label gets a cut copy of the name
+    assert len(window.windowTitle()) < 100 and len(window.summary_view.headline.text()) < 600
+    assert len(window.validity_label.text()) < 400
+
+
+def test_names_follow_edits_and_the_preset_box_says_custom(qtbot, window):
+    """Issue 12 item 7: after an edit the headline says "(edited)" and the preset box "Custom"; undoing back to
+    the preset shows it again; the headline follows the Name field."""
+    combo = window.findChild(QComboBox, "presetCombo")
+    headline = window.summary_view.headline
+    assert headline.text().startswith("<b>VGG-11</b>: ") and combo.currentText().startswith("VGG-11")
+    window.editor.form.num_classes.setValue(100)
+    assert headline.text().startswith("<b>VGG-11</b> <i>(edited)</i>: ")
+    assert combo.currentIndex() == -1 and combo.placeholderText() == "Custom"
+    assert not window.preset_actions["vgg11"].isChecked()
+    window.findChild(QAction, "action_undo").trigger()
+    assert combo.currentData() == "vgg11" and window.preset_actions["vgg11"].isChecked()
+    assert headline.text().startswith("<b>VGG-11</b>: ")
+    name = window.editor.form.name_edit
+    name.setText("my net")
+    name.editingFinished.emit()
+    assert headline.text().startswith("<b>my net</b> <i>(edited)</i>: ") and combo.currentIndex() == -1
+
+
+def test_numbers_of_the_last_valid_architecture_are_dimmed_and_labelled(qtbot, window):
+    """Issue 12 item 5: while invalid, the tree, memory line and charts are dimmed and say they are stale."""
+    view = window.summary_view
+    window.editor.form.input_size.setValue(8)
+    assert not window.document.is_valid() and view.tree.model().rowCount() == 7  # the last valid numbers
+    assert "Last valid version</span> of <b>VGG-11</b>" in view.headline.text()
+    assert "palette(mid)" in view.tree.styleSheet() and "palette(mid)" in view.memory_label.styleSheet()
+    assert window.charts.stale_label.isVisibleTo(window.charts) and window.param_chart.stale
+    assert window.param_chart.bars.opacity() < 0.5
+    window.findChild(QAction, "action_undo").trigger()
+    assert view.tree.styleSheet() == "" and not window.param_chart.stale
+    assert not window.charts.stale_label.isVisibleTo(window.charts) and "Last valid" not in view.headline.text()

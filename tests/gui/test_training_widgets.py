@@ -6,16 +6,19 @@ import threading
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PySide6.QtCore import QPointF, QSettings, Qt
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QMessageBox, QPushButton
 
 from training_helpers import FakeEngine, StandInWindow, points
 from vgg_studio.events import EpochEnd, Finished, RunStarted
 from vgg_studio.gui.training.live_plots import LivePlots
 from vgg_studio.metrics import Curves, write_curves_csv
-from vgg_studio.gui.training.results_view import ResultsView
+from vgg_studio.gui.training.results_view import ResultsView, abbreviate
 from vgg_studio.gui.training.controller import install_training
-from vgg_studio.gui.training.panel import TrainingPanel, format_duration
+from vgg_studio.gui.training.panel import TrainingPanel
+from vgg_studio.units import format_duration
 from vgg_studio.runs import RunResults
 from vgg_studio.spec import Block
 
@@ -128,7 +131,8 @@ def test_plots_export_and_overlays(qtbot, tmp_path: Path):
     plots = LivePlots()
     qtbot.addWidget(plots)
     plots.resize(900, 350)
-    plots.start_run(RunStarted("r", "cpu", "sample", 80, 20, 10, 2, 0, 100))
+    plots.show()
+    plots.start_run(RunStarted("r", "cpu", "sample", 80, 20, 10, 2, 0, 100), label="now")
     from vgg_studio.events import BatchProgress
 
     for i in range(1, 11):
@@ -138,19 +142,45 @@ def test_plots_export_and_overlays(qtbot, tmp_path: Path):
     plots.set_overlays([Curves("old", np.array([0.5, 1.0]), np.array([1.0, 0.8]), np.array([0.3, 0.5]),
                                np.array([1.0]), np.array([0.4]))])
     qtbot.waitUntil(lambda: points(plots.loss_curve) == 10, timeout=2000)
-    assert len(plots.accuracy_plot.getPlotItem().listDataItems()) == 2 + 2
+    # Each run its own colour; train solid, test dashed; the legend lists exactly the curves drawn.
+    acc_items = plots.accuracy_plot.getPlotItem().listDataItems()
+    assert len([i for i in acc_items if i.getData()[0] is not None and len(i.getData()[0])]) == 2 + 2
+    colors = {item.opts["pen"].color().name() for item in acc_items}
+    assert len(colors) == 2
+    legend = [plots.legend.item(i).text() for i in range(plots.legend.count())]
+    assert legend == plots.drawn_curves() == ["now: train loss", "now: train acc", "now: test acc",
+                                              "old: train loss", "old: train acc", "old: test acc"]
+    legend_box = plots.legend.geometry()
+    for plot in (plots.loss_plot, plots.accuracy_plot):  # beside the plots, never over their data
+        assert not plot.geometry().intersects(legend_box)
+        assert plot.height() >= 150
     plots.set_overlays([])
-    assert len(plots.accuracy_plot.getPlotItem().listDataItems()) == 2
+    assert plots.drawn_curves() == ["now: train loss", "now: train acc", "now: test acc"]
     assert "examples/sec" in plots.speed_label.text()
 
-    # Hovering over epoch 1 reads the values there.
+    # Hovering over epoch 1 reads every run's values there.
+    plots.set_overlays([Curves("old", np.array([0.5, 1.0]), np.array([1.0, 0.8]), np.array([0.3, 0.5]),
+                               np.array([1.0]), np.array([0.4]))])
     vb = plots.loss_plot.getPlotItem().getViewBox()
     plots._hover(plots.loss_plot, vb.mapViewToScene(QPointF(1.02, 0.6)))
-    assert plots.hover_label.text().startswith("epoch 1.00:")
-    assert "train loss 1.000" in plots.hover_label.text() and "test acc 0.450" in plots.hover_label.text()
+    text = plots.hover_text()
+    assert text.startswith("epoch 1.00")
+    assert "now: train loss 1.000" in text and "now: test acc 0.450" in text
+    assert "old: train loss 0.800" in text and "old: test acc 0.400" in text
+
+    # Smoothing changes what is drawn of the training curves, not the data or the test points.
+    plots.smoothing_slider.setValue(60)
+    assert plots.loss_curve.getData()[1][-1] != pytest.approx(0.5) and plots._loss.y[-1] == pytest.approx(0.5)
+    assert list(plots.test_acc_curve.getData()[1]) == [0.45]
+    plots.smoothing_slider.setValue(0)
+
+    ticks = plots.loss_plot.getPlotItem().getAxis("bottom")._tickLevels[0]
+    assert [label for _, label in ticks] == ["0", "1", "2"]  # up to the last epoch
+    assert plots.loss_plot.getPlotItem().viewRange()[0][1] > 2.0  # the last point is not on the edge
 
     plots.export_png(tmp_path / "curves.png", width=800)
-    assert (tmp_path / "curves.png").stat().st_size > 1000
+    image = QImage(str(tmp_path / "curves.png"))
+    assert image.width() == 800 and image.height() > 200
     plots.export_csv(tmp_path / "curves.csv")
     lines = (tmp_path / "curves.csv").read_text().splitlines()
     assert lines[0] == "epoch,train_loss,train_acc,test_acc" and len(lines) == 11
@@ -168,8 +198,15 @@ def test_results_view_confusion_and_tiles(qtbot):
     view.show_results(results, "run")
     model = view.confusion_model
     assert sum(model.data(model.index(r, c)) for r in range(2) for c in range(2)) == 15
-    assert model.headerData(1, Qt.Orientation.Horizontal) == "1"
-    assert model.headerData(1, Qt.Orientation.Vertical) == "1  dog"
+    # Class names on both axes (columns abbreviated), right and wrong apart without red/green (issue 12 item 8).
+    assert model.headerData(1, Qt.Orientation.Horizontal) == "dog"
+    assert model.headerData(1, Qt.Orientation.Vertical) == "dog"
+    assert abbreviate("T-shirt/top") == "T-sh…" and abbreviate("Bag") == "Bag"
+    right = model.data(model.index(1, 1), Qt.ItemDataRole.BackgroundRole)
+    wrong = model.data(model.index(1, 0), Qt.ItemDataRole.BackgroundRole)
+    assert right.blue() > right.red() and wrong.red() > wrong.blue()  # blue diagonal, orange confusions
+    assert model.data(model.index(1, 1), Qt.ItemDataRole.FontRole).bold()
+    assert model.data(model.index(1, 0), Qt.ItemDataRole.FontRole) is None
     assert view.examples.count() == 3
     assert "true: cat" in view.examples.item(0).text()
     assert "12 of 15" in view.caption.text()
@@ -178,6 +215,11 @@ def test_results_view_confusion_and_tiles(qtbot):
     assert view.examples.count() == 1
     view.show_results(None, "x")
     assert view.examples.count() == 0 and "no results" in view.caption.text()
+    view.show_pair(results, "A: one", None, "B: two")
+    assert not view.pane_b.isHidden() and view.tabs.isHidden() and view.examples.count() == 0
+    assert view.pane.caption.text().startswith("A: one: 12 of 15") and "no results" in view.pane_b.caption.text()
+    view.show_results(results, "one")
+    assert view.pane_b.isHidden() and not view.tabs.isHidden() and view.examples.count() == 3
 
 
 def test_settings_are_remembered(qtbot, isolated):
@@ -206,3 +248,65 @@ def test_cancelling_the_close_question_keeps_training(qtbot, main_window, dialog
     dialogs.answer = QMessageBox.StandardButton.Discard
     assert main_window.close()
     assert ctl.job is None and ctl.last_result.cancelled
+
+
+def test_a_run_stopped_before_its_first_epoch_is_offered_for_discarding(qtbot, stand_in):
+    # 100 batches of 0.05 s: a point every 2 batches, and a Stop lands well inside the first epoch even when slow.
+    engine = FakeEngine(epochs_delay=0.05, points=50, num_batches=100, write_runs=True)
+    ctl = _install(stand_in, engine)
+    discard = ctl.panel.discard_button
+    qtbot.mouseClick(ctl.panel.train_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: ctl.plots._loss.n > 0, timeout=5000)
+    qtbot.mouseClick(ctl.panel.stop_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: ctl.job is None, timeout=5000)
+    run = Path(ctl.last_result.run_dir)
+    assert run.is_dir() and not discard.isHidden() and ctl.history.infos()
+    qtbot.mouseClick(discard, Qt.MouseButton.LeftButton)
+    assert not run.exists() and discard.isHidden() and ctl.history.infos() == []
+
+    # Stopped before any point: nothing worth keeping, so it goes without asking.
+    engine.delay = 0.5
+    qtbot.mouseClick(ctl.panel.train_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: ctl.job is not None and ctl.job.run_dir is not None, timeout=5000)
+    qtbot.mouseClick(ctl.panel.stop_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: ctl.job is None, timeout=5000)
+    assert not Path(ctl.last_result.run_dir).exists() and discard.isHidden()
+    assert "discarded" in ctl.panel.status.text() and ctl.history.infos() == []
+
+
+def test_cost_is_estimated_before_start_and_cheaper_choices_are_one_click(qtbot, stand_in, cost_probe):
+    ctl = _install(stand_in, FakeEngine(epochs_delay=0.01))
+    label = ctl.panel.cost_estimate
+    ctl.panel.dataset.setCurrentIndex(ctl.panel.dataset.findData("sample"))
+    qtbot.waitUntil(lambda: "per epoch" in label.text(), timeout=5000)
+    # 500 images/s (the test's probe): (10,000 + 2,000 / 3) / 500 = 21 s per epoch; 10 epochs: 4 min.
+    assert label.text() == "≈ 21 s per epoch, ≈ 4 min for 10 epochs on this CPU."
+    assert ctl.panel.ways_out.isHidden() and cost_probe[-1][0] == stand_in.document.spec
+
+    ctl.panel.epochs.setValue(100)  # 36 min: said plainly, with a way out
+    qtbot.waitUntil(lambda: "A long run" in label.text(), timeout=5000)
+    assert not ctl.panel.ways_out.isHidden()
+    fewer = ctl.panel.findChild(QPushButton, "wayOut_epochs")
+    assert fewer.text() == "28 epochs" and ctl.panel.findChild(QPushButton, "wayOut_resize") is None
+    qtbot.mouseClick(fewer, Qt.MouseButton.LeftButton)
+    assert ctl.panel.epochs.value() == 28
+    qtbot.waitUntil(lambda: "for 28 epochs" in label.text(), timeout=5000)
+    assert ctl.panel.ways_out.isHidden()
+
+    ctl.panel.epochs.setValue(1)
+    qtbot.mouseClick(ctl.panel.train_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: ctl.job is None, timeout=5000)
+    assert "took" in label.text() and "estimated before Start: ≈ 21 s" in label.text()
+
+
+def test_progress_shows_from_the_first_step_before_any_point(qtbot, stand_in):
+    from vgg_studio.events import StepProgress
+
+    ctl = _install(stand_in, FakeEngine())
+    ctl.panel.set_running(True)
+    assert ctl.panel.progress.format() == "Preparing data…"
+    ctl.panel.show_started(RunStarted("r", "cpu", "sample", 800, 200, 100, 2, 0, 1000))
+    assert ctl.panel.progress.format() == "Epoch 1/2 · batch 0/100 · first batch…"
+    ctl.panel.show_progress(StepProgress(1, 1, 100, 42.0, 380.0))
+    assert ctl.panel.progress.format() == "Epoch 1/2 · batch 1/100 · 42 ex/s · ETA 6:20"
+    assert ctl.panel.progress.value() == 1

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
 from vgg_studio.events import BatchProgress, EpochEnd, Event, Failed, Finished, RunStarted
 from vgg_studio.gui.editor.document import ArchDocument
 from vgg_studio.gui.settings import open_settings
+from vgg_studio.runs import RunFolder
 from vgg_studio.spec import ArchSpec, preset
 from vgg_studio.train_config import TrainConfig
 
@@ -59,21 +60,26 @@ class StandInWindow(QMainWindow):
 class FakeEngine:
     """Same signature as engine.train; emits a plausible run slowly and honours the cancel flag."""
 
-    def __init__(self, epochs_delay: float = 0.02, points: int = 5, num_batches: int = 10) -> None:
+    def __init__(self, epochs_delay: float = 0.02, points: int = 5, num_batches: int = 10,
+                 write_runs: bool = False) -> None:
         self.delay = epochs_delay
         self.points = points
         self.num_batches = num_batches
+        self.write_runs = write_runs  # a real run folder (runs.RunFolder) with the points, like the engine's
         self.calls: list[tuple[ArchSpec, TrainConfig]] = []
         self.threads: list[str] = []
 
     def __call__(self, spec: ArchSpec, config: TrainConfig, on_event: Callable[[Event], None] | None = None,
-                 cancel: threading.Event | None = None, runs_root=None, run_dir=None, resume=None
-                 ) -> Finished | Failed:
+                 cancel: threading.Event | None = None, runs_root=None, run_dir=None, resume=None,
+                 parent=None) -> Finished | Failed:
         emit = on_event or (lambda e: None)
         cancel = cancel or threading.Event()
         self.calls.append((spec, config))
         self.threads.append(threading.current_thread().name)
         run = str(Path(runs_root or ".") / f"fake-{len(self.calls)}")
+        folder = RunFolder.create(spec, config, root=runs_root) if self.write_runs else None
+        if folder is not None:
+            run = str(folder.path)
         if config.lr >= 100:
             event = Failed(run_dir=None, kind="diverged", message="Training diverged: the loss became NaN.")
             emit(event)
@@ -86,6 +92,9 @@ class FakeEngine:
         for epoch in range(1, config.epochs + 1):
             for b in range(1, nb + 1):
                 if cancel.is_set():
+                    if folder is not None:
+                        folder.update(status="cancelled")
+                        folder.unlock()  # as the engine does when it returns
                     return self._finish(emit, run, done, loss, acc, cancelled=True)
                 time.sleep(self.delay)  # the worker thread, not the GUI
                 if b % max(1, nb // self.points) == 0:
@@ -93,9 +102,14 @@ class FakeEngine:
                     loss, acc = 2.3 / (1 + x), 1 - 0.9 / (1 + x)
                     emit(BatchProgress(epoch=epoch, batch=b, num_batches=nb, epoch_float=x, train_loss=loss,
                                        train_acc=acc, examples_per_sec=1000.0, eta_s=1.0))
+                    if folder is not None:
+                        folder.add_steps([{"epoch_float": x, "train_loss": loss, "train_acc": acc}])
             emit(EpochEnd(epoch=epoch, train_loss=loss, train_acc=acc, test_acc=acc - 0.02,
                           examples_per_sec=1000.0, elapsed_s=epoch * 0.2, eta_s=0.0, lr=config.lr))
             done = epoch
+        if folder is not None:
+            folder.update(status="finished", epochs_done=done)
+            folder.unlock()
         return self._finish(emit, run, done, loss, acc, cancelled=False)
 
     @staticmethod

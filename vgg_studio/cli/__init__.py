@@ -13,7 +13,7 @@ import sys
 from .. import __version__
 
 # Modules in this package that each add one or more subcommands.
-COMMAND_MODULES = ("summary", "compare", "train")
+COMMAND_MODULES = ("summary", "compare", "train", "measure", "sweep", "runs", "export", "predict")
 
 
 class _Parser(argparse.ArgumentParser):

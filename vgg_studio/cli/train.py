@@ -8,16 +8,57 @@ import sys
 import threading
 from typing import TextIO
 
-from ..events import BatchProgress, EpochEnd, Event, Failed, Finished, RunStarted, event_to_json
+from ..events import BatchProgress, DataProgress, EpochEnd, Event, Failed, Finished, RunStarted, event_to_json
 from ..spec import SpecError
-from ..train_config import (DATASET_CHOICES, ConfigError, DEFAULT_LR, DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig,
-                            validate_config)
-from ..units import format_duration
-from .common import EXIT_FAILED, EXIT_OK, EXIT_STOPPED, EXIT_USAGE, add_arch_args, fail, spec_from_args, warn_problems
+from ..train_config import (DATA_MODES, DATASET_CHOICES, DEFAULT_LR, DEVICES, OPTIMIZERS, SCHEDULES, ConfigError,
+                            TrainConfig, dataset_folder, validate_config)
+from ..units import format_duration, plural
+from .common import (ARCH_OVERRIDES, EXIT_FAILED, EXIT_OK, EXIT_STOPPED, EXIT_USAGE, add_arch_args, fail,
+                     spec_from_args, warn_problems)
 from .torchrun import add_launch_args, run_launched, wants_launch
 # Flags that also apply when resuming (each overrides what the run was started with).
 CONFIG_FLAGS = ("dataset", "data_dir", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay",
-                "schedule", "device", "seed")
+                "schedule", "device", "seed", "test_fraction", "cache_size", "data_mode")
+
+
+# The training-setting flags, by TrainConfig field, so train, sweep and measure spell them alike.
+CONFIG_ARGS: dict[str, tuple[tuple[str, ...], dict]] = {
+    "dataset": (("--dataset",), {"metavar": "NAME", "help": f"{', '.join(DATASET_CHOICES)}, or folder:PATH for your "
+                                 "own images (PATH/<class>/*.png|jpg|..., or PATH/train/<class>/... and "
+                                 "PATH/test/<class>/...); default auto: the full Fashion-MNIST if it is in the data "
+                                 "folder, else the bundled sample"}),
+    "data_dir": (("--data-dir",), {"metavar": "DIR", "help": "where datasets live (default: the per-user data "
+                                       "folder)"}),
+    "epochs": (("--epochs",), {"type": int, "metavar": "N", "help": "default 10"}),
+    "batch_size": (("--batch-size",), {"type": int, "metavar": "N", "help": "default 128"}),
+    "lr": (("--lr",), {"type": float, "metavar": "X", "help": "learning rate (default 0.05 for sgd, 0.001 for "
+                           "adam/adamw)"}),
+    "optimizer": (("--optimizer",), {"choices": OPTIMIZERS, "help": "default sgd"}),
+    "momentum": (("--momentum",), {"type": float, "metavar": "X", "help": "SGD momentum (default 0)"}),
+    "weight_decay": (("--weight-decay",), {"type": float, "metavar": "X", "help": "default 0"}),
+    "schedule": (("--schedule",), {"choices": SCHEDULES, "help": "learning rate per step (default constant)"}),
+    "device": (("--device",), {"choices": DEVICES, "help": "default auto: cuda, then mps, then cpu"}),
+    "seed": (("--seed",), {"type": int, "metavar": "N", "help": "default 0"}),
+    "amp": (("--no-amp",), {"dest": "amp", "action": "store_false", "default": None, "help": "train in float32 instead "
+                                "of bf16 autocast (used on CUDA and on CPUs with native bf16)"}),
+    "test_fraction": (("--test-fraction",), {"type": float, "metavar": "X", "help": "image folders without test/: "
+                                             "the share of each class held out for testing, the same files every "
+                                             "run (default 0.1)"}),
+    "cache_size": (("--cache-size",), {"type": int, "metavar": "PX", "help": "image folders: side of the cached "
+                                       "images (default: the architecture's input size); the cache lives in the "
+                                       "data folder"}),
+    "data_mode": (("--data-mode",), {"choices": DATA_MODES, "help": "keep the images on the training device "
+                                     "(resident), stream batches from host memory with the next one prefetched "
+                                     "(stream), or resident when they fit in a quarter of the free memory "
+                                     "(default auto)"}),
+}
+
+
+def add_config_args(parser: argparse.ArgumentParser, names: tuple[str, ...] = tuple(CONFIG_ARGS)) -> None:
+    """Add the training-setting flags named (default: all of them)."""
+    for name in names:
+        flags, options = CONFIG_ARGS[name]
+        parser.add_argument(*flags, **options)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,20 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "with a live progress line, one line per epoch, and a run folder holding the metrics, "
                     "checkpoints and results. Ctrl-C stops cleanly and keeps the folder.")
     add_arch_args(p, required=False)
-    p.add_argument("--dataset", choices=DATASET_CHOICES, help="default auto: the full Fashion-MNIST if it is in "
-                   "the data folder, else the bundled sample")
-    p.add_argument("--data-dir", metavar="DIR", help="where datasets live (default: the per-user data folder)")
-    p.add_argument("--epochs", type=int, metavar="N", help="default 10")
-    p.add_argument("--batch-size", type=int, metavar="N", help="default 128")
-    p.add_argument("--lr", type=float, metavar="X", help="learning rate (default 0.05 for sgd, 0.001 for adam/adamw)")
-    p.add_argument("--optimizer", choices=OPTIMIZERS, help="default sgd")
-    p.add_argument("--momentum", type=float, metavar="X", help="SGD momentum (default 0)")
-    p.add_argument("--weight-decay", type=float, metavar="X", help="default 0")
-    p.add_argument("--schedule", choices=SCHEDULES, help="learning rate per step (default constant)")
-    p.add_argument("--device", choices=DEVICES, help="default auto: cuda, then mps, then cpu")
-    p.add_argument("--seed", type=int, metavar="N", help="default 0")
-    p.add_argument("--no-amp", dest="amp", action="store_false", default=None,
-                   help="train in float32 instead of bf16 autocast (used on CUDA and on CPUs with native bf16)")
+    add_config_args(p)
     p.add_argument("--config", metavar="FILE.json", help="start from the training settings in this file (a run's "
                    "config.json); the flags above override them")
     p.add_argument("--events", choices=("text", "jsonl"), default="text", help="jsonl: one JSON object per "
@@ -51,16 +79,22 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "the runs folder, $VGG_STUDIO_RUNS or ~/.local/share/vgg-studio/runs)")
     where.add_argument("--resume", metavar="RUN_DIR", help="continue that run from its last finished epoch "
                        "(give --epochs to go further than it was set to)")
+    p.add_argument("--init-from", metavar="RUN_DIR", help="warm start: copy a finished run's weights into every "
+                   "layer whose place and shape still fit (e.g. after adding a block); the rest start fresh")
+    p.add_argument("--parent", metavar="RUN_DIR", help="the run this one changes (the Runs list then labels it "
+                   "by what differs, e.g. 'ratio 1 → 2')")
     p.set_defaults(func=run_train)
 
 
-def _config(args: argparse.Namespace, base: TrainConfig) -> TrainConfig:
-    if args.config:  # raises ConfigError with a message for the user
+def _config(args: argparse.Namespace, base: TrainConfig, resuming: bool = False) -> TrainConfig:
+    """`base` (or the settings of `--config FILE`) with the flags given (flags a command does not have count as
+    not given); a new run with another optimizer gets that optimizer's default lr. Raises ConfigError."""
+    if getattr(args, "config", None):
         base = TrainConfig.from_json_file(args.config)
-    given = {k: getattr(args, k) for k in CONFIG_FLAGS if getattr(args, k) is not None}
-    if args.amp is not None:
+    given = {k: getattr(args, k) for k in CONFIG_FLAGS if getattr(args, k, None) is not None}
+    if getattr(args, "amp", None) is not None:
         given["amp"] = args.amp
-    if "lr" not in given and "optimizer" in given and base.lr == DEFAULT_LR[base.optimizer]:
+    if not resuming and "lr" not in given and "optimizer" in given and base.lr == DEFAULT_LR[base.optimizer]:
         given["lr"] = DEFAULT_LR[given["optimizer"]]
     return base.replace(**given)
 
@@ -96,12 +130,28 @@ class Printer:
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, RunStarted):
+            self._clear()
             self.epochs = event.epochs
             resumed = f", resuming after epoch {event.start_epoch}" if event.start_epoch else ""
+            batches = plural(event.batches_per_epoch, "batch", "batches")
             print(f"training {event.params:,} parameters on {event.device}: {event.dataset}, {event.num_train:,} "
-                  f"train / {event.num_test:,} test images, {event.batches_per_epoch} batches per epoch"
+                  f"train / {event.num_test:,} test images, {batches} per epoch"
                   f"{resumed}", file=self.err)
+            for note in event.data_notes:
+                print(f"data: {note}", file=self.err)
             print(f"run folder: {event.run_dir}", file=self.err)
+            for line in event.warm_start_lines():
+                print(line, file=self.err)
+        elif isinstance(event, DataProgress):
+            skipped = f", {event.skipped:,} unreadable" if event.skipped else ""
+            text = (f"reading {event.folder}: {event.done:,}/{event.total:,} files, {event.files_per_sec:.0f} "
+                    f"files/s, ETA {format_duration(event.eta_s)}{skipped}")
+            if self.live:
+                self.err.write("\r\033[K" + text)
+                self.pending = True
+            elif event.done == event.total:  # a log file gets the last line only
+                self.err.write(text + "\n")
+            self.err.flush()
         elif isinstance(event, BatchProgress):
             width = 20
             filled = int(width * event.batch / event.num_batches)
@@ -122,13 +172,15 @@ class Printer:
         elif isinstance(event, Finished):
             self._clear()
             if event.cancelled:
-                print(f"vgg-studio: stopped on request after {event.epochs_done} finished epoch"
-                      f"{'s' if event.epochs_done != 1 else ''}; the run folder keeps what was measured.",
+                kept = ("the run folder keeps what was measured" if event.run_dir
+                        else "nothing was measured yet, so no run folder was kept")
+                print(f"vgg-studio: stopped on request after {plural(event.epochs_done, 'finished epoch')}; {kept}.",
                       file=self.err)
             if event.epochs_done:
                 for line in event.summary_lines():
                     print(line, file=self.out)
-            print(f"run folder: {event.run_dir}", file=self.out, flush=True)
+            if event.run_dir:
+                print(f"run folder: {event.run_dir}", file=self.out, flush=True)
         elif isinstance(event, Failed):
             self._clear()
 
@@ -175,11 +227,14 @@ class _CtrlC:
 
 def run_train(args: argparse.Namespace) -> int:
     from ..engine import train
-    from ..runs import RunError, load_run
+    from ..runs import RunError, load_run, load_setup
 
     arch_given = args.preset or args.arch
-    overrides = [k for k in ("input_size", "in_channels", "ratio", "num_classes") if getattr(args, k) is not None]
+    overrides = [k for k in (*ARCH_OVERRIDES, "kernel_size") if getattr(args, k) is not None]
     if args.resume:
+        if args.init_from:
+            return fail("--resume continues a run from its own checkpoint; --init-from starts a new run from "
+                        "another run's weights. Use one of them.")
         if arch_given or overrides:
             return fail("--resume continues a run with its own architecture; leave out --preset, --arch and the "
                         "architecture overrides.")
@@ -187,7 +242,11 @@ def run_train(args: argparse.Namespace) -> int:
             record = load_run(args.resume)
         except RunError as exc:
             return fail(str(exc))
-        spec, config = record.spec, record.config
+        spec = record.spec
+        try:
+            config = _config(args, record.config, resuming=True)
+        except ConfigError as exc:
+            return fail(str(exc))
     else:
         if not arch_given:
             return fail("choose an architecture: --preset NAME (e.g. --preset tiny) or --arch FILE.json.")
@@ -196,18 +255,27 @@ def run_train(args: argparse.Namespace) -> int:
         except SpecError as exc:
             return fail(str(exc))
         warn_problems(spec)
-        for flag, key in (("--in-channels", "in_channels"), ("--classes", "num_classes")):
+        try:
+            config = _config(args, TrainConfig())
+        except ConfigError as exc:
+            return fail(str(exc))
+        if args.init_from:
+            config = config.replace(init_from=args.init_from)
+        ignored = (("--in-channels", "in_channels"), ("--classes", "num_classes"))
+        for flag, key in ignored[1:] if dataset_folder(config.dataset) else ignored:  # folders: the spec's channels
             if getattr(args, key) is not None:
                 print(f"vgg-studio: warning: {flag} is ignored when training: the dataset decides it.",
                       file=sys.stderr)
-        config = TrainConfig()
-    try:
-        config = _config(args, config)
-    except ConfigError as exc:
-        return fail(str(exc))
     problems = validate_config(config)
     if problems:
         return fail(" ".join(problems))
+    if args.parent:
+        if args.resume:
+            return fail("--parent is for a new run; a resumed run keeps the parent it was started with.")
+        try:
+            load_setup(args.parent)
+        except RunError as exc:
+            return fail(f"--parent: {exc}")
     if wants_launch(args):
         return run_launched(args, config, Printer())
     from ..distributed import world_from_env
@@ -219,7 +287,8 @@ def run_train(args: argparse.Namespace) -> int:
     cancel = threading.Event()
     try:
         with _CtrlC(cancel):
-            result = train(spec, config, on_event=on_event, cancel=cancel, run_dir=args.out, resume=args.resume)
+            result = train(spec, config, on_event=on_event, cancel=cancel, run_dir=args.out, resume=args.resume,
+                           parent=args.parent)
     except KeyboardInterrupt:
         print("vgg-studio: interrupted; the run folder keeps its last finished epoch.", file=sys.stderr)
         return EXIT_STOPPED
@@ -227,5 +296,7 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"vgg-studio: error: {result.message}", file=sys.stderr)
         if result.run_dir:
             print(f"run folder: {result.run_dir}", file=sys.stderr)
+        if result.kind == "stopped":
+            return EXIT_STOPPED
         return EXIT_USAGE if result.kind in ("data", "spec") else EXIT_FAILED
     return EXIT_STOPPED if result.cancelled else EXIT_OK

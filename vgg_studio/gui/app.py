@@ -1,4 +1,4 @@
-"""`vgg-studio [FILE.json] [--preset NAME] [--screenshot FILE.png]`: start the desktop app.
+"""`vgg-studio [FILE.json] [--preset NAME] [--baseline REF] [--screenshot FILE.png]`: start the desktop app.
 
 Bad input (unknown preset, unreadable file) is one clear message, never a traceback. `--screenshot`
 renders the window (offscreen when there is no display), writes the PNG and exits.
@@ -11,10 +11,8 @@ import os
 import sys
 from pathlib import Path
 
-from ..cli.common import fail
+from ..cli.common import EXIT_OK, fail
 from ..spec import PRESET_NAMES, SpecError, load
-
-EXIT_OK = 0
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -37,6 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--screenshot", metavar="FILE.png", help="render the window to a PNG and exit")
     parser.add_argument("--size", type=_size, default=(1280, 800), metavar="WxH",
                         help="window size for --screenshot (default 1280x800)")
+    parser.add_argument("--baseline", metavar="NAME|FILE|RUN",
+                        help="pin a baseline (a preset, an architecture file or a run folder) to compare with")
+    parser.add_argument("--select-runs", nargs="+", metavar="RUN_DIR",
+                        help="select these runs in the Runs list (two: their settings side by side)")
     return parser
 
 
@@ -55,6 +57,26 @@ def main(argv: list[str] | None = None) -> int:
     arch_file = args.arch or args.file
     if args.file and (args.arch or args.preset):
         return fail("give either FILE.json or --preset/--arch, not both")
+
+    baseline = None
+    if args.baseline:  # checked before any window exists, like the file
+        from ..compare import load_reference
+
+        try:
+            baseline = load_reference(args.baseline)
+        except SpecError as exc:
+            return fail(f"--baseline {args.baseline}: {exc}")
+
+    for run_dir in args.select_runs or []:
+        from ..runs import RunError, default_runs_dir, load_setup
+
+        try:
+            load_setup(run_dir)
+        except RunError as exc:
+            return fail(f"--select-runs: {exc}")
+        if Path(run_dir).expanduser().resolve().parent != default_runs_dir().resolve():
+            return fail(f"--select-runs: {run_dir} is not in the runs folder {default_runs_dir()} "
+                        f"(set VGG_STUDIO_RUNS to its folder).")
 
     # Read the file before any window exists, so a bad file is a message and nothing else.
     spec = None
@@ -94,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         window = MainWindow(persist=False)
         try:
             _open(window, spec, arch_file, args.preset)
+            _compare(window, args.baseline if baseline is not None else None, args.select_runs)
             return screenshot(window, Path(args.screenshot), args.size)
         finally:
             window.close()
@@ -101,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
 
     window = MainWindow(restore_session=not (arch_file or args.preset))
     _open(window, spec, arch_file, args.preset)
+    _compare(window, args.baseline if baseline is not None else None, args.select_runs)
     window.show()
     if load_error:
         window.statusBar().showMessage(load_error, 15000)
@@ -115,6 +139,16 @@ def _open(window, spec, arch_file: str | None, preset_name: str | None) -> None:
         window.show_opened(spec, arch_file)
     elif preset_name:
         window.open_preset(preset_name)
+
+
+def _compare(window, baseline: str | None, run_dirs: list[str] | None) -> None:
+    """Pin the baseline and select the runs the command line named (both already checked)."""
+    if baseline is not None:
+        window.baseline.pin_reference(baseline)
+    if run_dirs:
+        history = window.training.history
+        wanted = {Path(p).expanduser().resolve() for p in run_dirs}
+        history.select([info.path for info in history.infos() if info.path.resolve() in wanted])
 
 
 def screenshot(window, path: Path, size: tuple[int, int] = (1280, 800)) -> int:

@@ -19,13 +19,19 @@ from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QLabel, QMai
 
 from .. import __version__
 from ..spec import PRESET_NAMES, ArchSpec, SpecError, preset
+from ..train_config import TrainConfig, optimizer_state_key
 from ..units import si, thousands
 from . import style
 from .editor.arch_editor import ArchEditor
+from .editor.baseline_controller import install_baseline
+from .editor.block_diagram import BlockDiagramPanel
 from .editor.charts import ChartsPanel
 from .editor.document import ArchDocument
 from .editor.summary_view import SummaryView
+from .export_dialog import install_export
 from .settings import Session, open_settings
+from .efficiency.controller import install_efficiency
+from .text import ElidedLabel, elide
 from .training.controller import install_training
 
 APP_NAME = "vgg-studio"
@@ -38,6 +44,9 @@ PRESET_LABELS = {
     "vgg19": "VGG-19 (config E)",
     "d2l-small": "d2l-small (VGG-11, channels ÷ 4)",
     "tiny": "tiny (28×28, 2 blocks)",
+    "vgg11-bn": "VGG-11-BN (BatchNorm, torchvision's vgg11_bn)",
+    "vgg16-bn": "VGG-16-BN (BatchNorm, torchvision's vgg16_bn)",
+    "vgg11-5x5": "VGG-11-5x5 (pairs of 3×3 → one 5×5: why 3×3?)",
 }
 
 
@@ -84,27 +93,42 @@ class MainWindow(QMainWindow):
                                         "archDock")
         self.charts_dock = self.add_panel("Charts", self.charts, Qt.DockWidgetArea.BottomDockWidgetArea,
                                           "chartsDock")
+        self.diagram_panel = BlockDiagramPanel(self.document)
+        self.diagram = self.diagram_panel.diagram
+        self.diagram_dock = self.add_panel("Diagram", self.diagram_panel, Qt.DockWidgetArea.BottomDockWidgetArea,
+                                           "diagramDock")
+        self.diagram.blockClicked.connect(self.editor.select_row)
+        self.editor.blocksSelected.connect(self.diagram.highlight_blocks)
+        for panel in (self.charts, self.diagram_panel):
+            panel.exported.connect(lambda path: self.statusBar().showMessage(f"Exported {path}", 5000))
 
         self.editor.blocksSelected.connect(self.summary_view.highlight_blocks)
         self.editor.blocksSelected.connect(self.charts.highlight_blocks)
-        self.editor.form.inputError.connect(lambda message: self.statusBar().showMessage(message, 8000))
         for signal in (self.document.dirtyChanged, self.document.pathChanged, self.document.specChanged):
             signal.connect(self._update_title)
         self.document.problemsChanged.connect(self._update_status)
         self.document.undo_stack.indexChanged.connect(lambda _i: self.editor.table.viewport().update())
+        self.document.undo_stack.indexChanged.connect(lambda _i: self._show_preset_choice(self._matching_preset()))
+
+        self.training = install_training(self)
+        # One batch size and one optimizer: the training panel's; the summary's memory line shows them.
+        panel = self.training.panel
+        panel.configChanged.connect(self._show_training_setup)
+        self._show_training_setup(panel.config())
+        self.summary_view.trainingSettingRequested.connect(self.show_training_setting)
 
         self.resize(1280, 800)
         self.default_dock_sizes()
         self._default_state = self.saveState()
-        if persist:
-            self.summary_view.restore_settings(self.settings)
         self._show_preset_choice(DEFAULT_PRESET)
         if persist and (restore_session is None or restore_session):
             self._restore_session()
         self._update_title()
         self._update_status(self.document.problems)
         self.editor.select_row(0, select=False)
-        install_training(self)
+        install_efficiency(self)
+        install_export(self)
+        install_baseline(self)
 
     # --- building ------------------------------------------------------------------------------
     def _icon(self, theme: str, fallback: QStyle.StandardPixmap):
@@ -158,7 +182,7 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
+        file_menu = self.file_menu = bar.addMenu("&File")
         file_menu.addActions([self.action_new, self.action_open])
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.recent_menu.setObjectName("recentMenu")
@@ -173,6 +197,8 @@ class MainWindow(QMainWindow):
         edit_menu.addSeparator()
         for key in ("add", "insert", "duplicate", "delete", "up", "down"):
             edit_menu.addAction(self.editor.block_actions[key])
+        edit_menu.addSeparator()
+        edit_menu.addActions([self.summary_view.copy_action, self.summary_view.save_csv_action])
 
         presets_menu = bar.addMenu("&Presets")
         presets_menu.setObjectName("presetsMenu")
@@ -195,7 +221,7 @@ class MainWindow(QMainWindow):
         toolbar.addSeparator()
         label = QLabel(" Preset: ")
         self.preset_combo = QComboBox(objectName="presetCombo")
-        self.preset_combo.setPlaceholderText("(from a file)")
+        self.preset_combo.setPlaceholderText("Custom")  # shown for a file, or once edits leave the preset
         self.preset_combo.setToolTip("Start from a built-in architecture")
         self.preset_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         for name in PRESET_NAMES:
@@ -212,8 +238,7 @@ class MainWindow(QMainWindow):
         status = QStatusBar(self)
         status.setObjectName("statusBar")
         self.setStatusBar(status)
-        self.validity_label = QLabel(objectName="validityLabel")
-        self.validity_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.validity_label = ElidedLabel(objectName="validityLabel")
         status.addPermanentWidget(self.validity_label)
 
     def add_panel(self, title: str, widget: QWidget, area: Qt.DockWidgetArea = Qt.DockWidgetArea.BottomDockWidgetArea,
@@ -233,9 +258,14 @@ class MainWindow(QMainWindow):
         return dock
 
     def default_dock_sizes(self) -> None:
-        """Give the docks their designed sizes (the table's width, the charts' height)."""
+        """Give the docks their designed sizes for the window's size: the table's width on the left, the training
+        settings wider where there is room, the charts ~270 px tall (plots at least 150 px on a 700 px screen)."""
         self.resizeDocks([self.arch_dock], [self.editor.minimumSizeHint().width()], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.charts_dock], [270], Qt.Orientation.Vertical)
+        panel_dock = self.training.panel_dock
+        wide = self.width() >= 1360  # at 1280 the summary needs the room for all its columns
+        width = max(panel_dock.minimumSizeHint().width(), 340 if wide else 0)
+        self.resizeDocks([panel_dock], [width], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.charts_dock], [270 if self.height() >= 760 else 240], Qt.Orientation.Vertical)
 
     # --- documents -----------------------------------------------------------------------------
     def maybe_save(self) -> bool:
@@ -243,7 +273,7 @@ class MainWindow(QMainWindow):
         if not self.document.is_dirty():
             return True
         answer = QMessageBox.question(
-            self, "Unsaved changes", f"“{self.document.display_name}” has unsaved changes. Save them first?",
+            self, "Unsaved changes", f"“{elide(self.document.display_name)}” has unsaved changes. Save them first?",
             QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Save)
         if answer == QMessageBox.StandardButton.Save:
@@ -259,7 +289,7 @@ class MainWindow(QMainWindow):
 
     def open_preset(self, name: str) -> bool:
         if not self.maybe_save():
-            self._show_preset_choice(self._current_preset)
+            self._show_preset_choice(self._matching_preset())  # the combo may show the choice just cancelled
             return False
         try:
             spec = preset(name)
@@ -285,6 +315,10 @@ class MainWindow(QMainWindow):
         except SpecError as exc:
             self._error("Cannot open the architecture", str(exc))
             return False
+        except (OSError, ValueError, RecursionError, MemoryError) as exc:  # the loader should say SpecError
+            self._error("Cannot open the architecture", f"{elide(os.fspath(path), 200)} cannot be read: "
+                        f"{elide(str(exc) or type(exc).__name__, 300)}")
+            return False
         self._after_file(self.document.path)
         self.statusBar().showMessage(f"Opened {self.document.path}", 4000)
         return True
@@ -309,7 +343,7 @@ class MainWindow(QMainWindow):
     def save_as(self, path: str | os.PathLike[str] | None = None) -> bool:
         if path is None:
             start = self.document.path or Path(self.session.last_dir() or ".") / (
-                re.sub(r"[^\w.-]+", "-", self.document.spec.name).strip("-").lower() or "architecture")
+                re.sub(r"[^\w.-]+", "-", self.document.spec.name[:60]).strip("-").lower() or "architecture")
             path, _ = QFileDialog.getSaveFileName(self, "Save architecture as", str(start), FILE_FILTER)
             if not path:
                 return False
@@ -336,15 +370,14 @@ class MainWindow(QMainWindow):
             self._show_preset_choice(None)
 
     # --- presets combo -------------------------------------------------------------------------
-    @property
-    def _current_preset(self) -> str | None:
-        data = self.preset_combo.currentData()
-        return data if isinstance(data, str) else None
-
     def _combo_chose(self, index: int) -> None:
         name = self.preset_combo.itemData(index)
         if isinstance(name, str):
             self.open_preset(name)
+
+    def _matching_preset(self) -> str | None:
+        """The preset the architecture is exactly (after undoing back to it, say), or None: it is custom."""
+        return next((name for name in PRESET_NAMES if preset(name) == self.document.spec), None)
 
     def _show_preset_choice(self, name: str | None) -> None:
         self.preset_combo.setCurrentIndex(self.preset_combo.findData(name) if name else -1)
@@ -407,15 +440,25 @@ class MainWindow(QMainWindow):
         for hook in list(self.close_hooks):
             hook()
         self.session.save_window(self)
-        if self.persist:
-            self.summary_view.save_settings(self.settings)
         self.session.sync()
         event.accept()
+
+    # --- training ------------------------------------------------------------------------------
+    def _show_training_setup(self, config: TrainConfig) -> None:
+        self.summary_view.set_training_setup(config.batch_size, optimizer_state_key(config))
+
+    def show_training_setting(self, name: str) -> None:
+        """Bring the training panel forward with the field `name` ("batch" or "optimizer") focused."""
+        panel = self.training.panel
+        self.training.panel_dock.show()
+        self.training.panel_dock.raise_()
+        field = panel.optimizer if name == "optimizer" else panel.batch_size
+        panel.reveal(field)
 
     # --- feedback ------------------------------------------------------------------------------
     def _update_title(self, *_args) -> None:
         mark = "*" if self.document.is_dirty() else ""
-        self.setWindowTitle(f"{self.document.display_name}{mark} — {APP_NAME}")
+        self.setWindowTitle(f"{elide(self.document.display_name)}{mark} — {APP_NAME}")
 
     def _update_status(self, problems: list) -> None:
         errors = [p for p in problems if p.is_error]

@@ -16,6 +16,11 @@ OK = "#1e8449"  # correct predictions
 RUNNING = "#1f77b4"  # a run in progress
 DARK_TEXT = "#1b1b1b"  # text on the light error/warning backgrounds
 DERIVED_TEXT = "#5a5a5a"  # numbers the user does not edit
+DELTA_UP = "#a04000"  # a delta against the baseline that costs more (parameters, FLOPs, memory)
+DELTA_DOWN = "#1e6b3a"  # a delta that saves
+BASELINE_BG = "#e8f0fb"  # the baseline's headline bar
+GHOST = "#4d4d4d"  # the outline of the baseline's ghost bars
+GHOST_FILL = "#0000000f"  # their faint fill (#RRGGBBAA), so a removed layer still reads as a box
 
 MUTED_STYLE = "color: palette(mid);"
 ERROR_TEXT_STYLE = f"color: {ERROR};"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence, QPalette
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QMenu, QSpinBox,
-                               QStyle, QStyledItemDelegate, QTableView, QToolButton, QVBoxLayout, QWidget)
+                               QStyle, QStyledItemDelegate, QTableView, QToolButton, QWidget)
 
-from ...spec import MAX_CHANNELS, MAX_CONVS, Block, Problem
-from .arch_table_model import COL_CHANNELS, COL_CONVS, COL_SIZE, ArchTableModel
+from ...spec import KERNEL_SIZES, MAX_CHANNELS, MAX_CONVS, Block, Problem
+from ..widgets import scrolling_layout
+from .arch_table_model import COL_CHANNELS, COL_CONVS, COL_KERNEL, COL_SIZE, FIELD_COLUMN, ArchTableModel
 from .document import ArchDocument
 from .network_form import NetworkForm
 from .problems_view import ProblemsView
@@ -18,12 +19,14 @@ from .undo_commands import Change
 class SpinBoxDelegate(QStyledItemDelegate):
     """Spin-box editors with the core's sane ranges, so a cell cannot hold a non-number."""
 
-    RANGES = {COL_CONVS: (1, MAX_CONVS), COL_CHANNELS: (1, MAX_CHANNELS)}
+    RANGES = {COL_CONVS: (1, MAX_CONVS), COL_CHANNELS: (1, MAX_CHANNELS), COL_KERNEL: (1, KERNEL_SIZES[-1])}
 
     def createEditor(self, parent: QWidget, option, index: QModelIndex) -> QWidget:
         spin = QSpinBox(parent)
         lo, hi = self.RANGES.get(index.column(), (1, MAX_CHANNELS))
         spin.setRange(lo, hi)
+        if index.column() == COL_KERNEL:
+            spin.setSingleStep(2)  # arrows go 3 -> 5 -> 7; a typed even size is flagged in the cell
         spin.setFrame(False)
         spin.setAlignment(Qt.AlignmentFlag.AlignRight)
         spin.setCorrectionMode(QSpinBox.CorrectionMode.CorrectToNearestValue)
@@ -41,6 +44,22 @@ class SpinBoxDelegate(QStyledItemDelegate):
             model.setData(index, editor.value(), Qt.ItemDataRole.EditRole)
 
 
+class BlockTable(QTableView):
+    """The block table asks for the height of its rows (4 to 12 of them), not a fixed default, so the form and
+    the problems below it stay in view on a small screen; it still grows into spare room."""
+
+    def _rows_height(self, rows: int) -> int:
+        return (self.horizontalHeader().sizeHint().height() + rows * self.verticalHeader().defaultSectionSize()
+                + 2 * self.frameWidth() + 2)
+
+    def sizeHint(self) -> QSize:
+        rows = self.model().rowCount() if self.model() is not None else 0
+        return QSize(super().sizeHint().width(), self._rows_height(max(4, min(rows, 12))))
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(super().minimumSizeHint().width(), self._rows_height(3))
+
+
 class ArchEditor(QWidget):
     """Table of blocks + buttons + form + problems. Emits `blocksSelected(list[int])` on selection."""
 
@@ -51,7 +70,7 @@ class ArchEditor(QWidget):
         self.document = document
         self.model = ArchTableModel(document, self)
 
-        self.table = QTableView(objectName="archTable")
+        self.table = BlockTable(objectName="archTable")
         self.table.setModel(self.model)
         self.table.setItemDelegate(SpinBoxDelegate(self.table))
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectItems)
@@ -86,14 +105,15 @@ class ArchEditor(QWidget):
         self.problems = ProblemsView(document)
         self.problems.problemActivated.connect(self.locate)
 
-        layout = QVBoxLayout(self)
+        layout = scrolling_layout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(_heading("Blocks"))
-        hint = QLabel("Each block: convs × (3×3 convolution + ReLU), then a 2×2 max-pool that halves the size.")
+        hint = QLabel("Each block: convs × (kernel × kernel convolution + ReLU), then a 2×2 max-pool that "
+                      "halves the size.")
         hint.setWordWrap(True)
         hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         layout.addWidget(hint)
-        layout.addWidget(self.table, 3)
+        layout.addWidget(self.table)
         layout.addLayout(buttons)
         layout.addWidget(_heading("Network"))
         layout.addWidget(self.form)
@@ -224,7 +244,7 @@ class ArchEditor(QWidget):
     def locate(self, problem: Problem) -> None:
         """Show where a problem is: its row in the table, or its field in the form."""
         if problem.block is not None:
-            column = {"num_convs": COL_CONVS, "out_channels": COL_CHANNELS}.get(problem.field, COL_SIZE)
+            column = FIELD_COLUMN.get(problem.field, COL_SIZE)
             self.select_row(problem.block, column)
             self.table.setFocus()
         elif problem.field in self.form.fields:

@@ -8,25 +8,30 @@ the offending row and cell.
 
 from __future__ import annotations
 
+import dataclasses
+
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 
-from ...spec import MAX_CHANNELS, Block, Problem
+from ...spec import MAX_CHANNELS, Problem
 from .. import style
 from .document import ArchDocument
 from .undo_commands import Change
 
-COL_INDEX, COL_CONVS, COL_CHANNELS, COL_EFFECTIVE, COL_SIZE = range(5)
-HEADERS = ("#", "Convs", "Channels", "After ratio", "Output")
+COL_INDEX, COL_CONVS, COL_CHANNELS, COL_KERNEL, COL_EFFECTIVE, COL_SIZE = range(6)
+HEADERS = ("#", "Convs", "Channels", "Kernel", "After ratio", "Output")
 HEADER_TIPS = (
     "Block number, in forward order",
-    "3×3 convolutions (each followed by ReLU) before the block's 2×2 max-pool",
+    "Convolutions (each followed by ReLU) before the block's 2×2 max-pool",
     "Channels of every convolution in the block, before the ratio",
+    "Kernel size of the block's convolutions (odd; padding k // 2 keeps the size). Two 3×3 see as far as one "
+    "5×5 with fewer weights and one more ReLU: the chapter's reason for 3×3",
     "Effective channels, what the network really has: channels ÷ ratio (d2l's small_conv_arch uses ratio 4)",
     "Height × width of the feature map after the block's pool",
 )
 # Which cell a problem's `field` points at; "blocks" problems (spatial) point at the output size.
-FIELD_COLUMN = {"num_convs": COL_CONVS, "out_channels": COL_CHANNELS, "blocks": COL_SIZE}
+FIELD_COLUMN = {"num_convs": COL_CONVS, "out_channels": COL_CHANNELS, "kernel_size": COL_KERNEL, "blocks": COL_SIZE}
+EDITABLE = {COL_CONVS: "num_convs", COL_CHANNELS: "out_channels", COL_KERNEL: "kernel_size"}
 
 ERROR_ROW = QColor(style.ERROR_BG)
 ERROR_CELL = QColor(style.ERROR_CELL_BG)
@@ -71,7 +76,7 @@ class ArchTableModel(QAbstractTableModel):
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
         base = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-        if index.column() in (COL_CONVS, COL_CHANNELS):
+        if index.column() in EDITABLE:
             base |= Qt.ItemFlag.ItemIsEditable
         return base
 
@@ -121,6 +126,9 @@ class ArchTableModel(QAbstractTableModel):
             return block.num_convs
         if col == COL_CHANNELS:
             return block.out_channels if edit else f"{block.out_channels:,}"
+        if col == COL_KERNEL:
+            k = block.kernel_size
+            return k if edit or not isinstance(k, int) else f"{k}×{k}"
         if col == COL_EFFECTIVE:
             if not isinstance(spec.ratio, int) or spec.ratio < 1:
                 return "?"
@@ -135,13 +143,13 @@ class ArchTableModel(QAbstractTableModel):
     # --- editing -------------------------------------------------------------------------------
     def setData(self, index: Index, value, role: int = Qt.ItemDataRole.EditRole) -> bool:
         """Ask the document for the edit (one undo step); reject values that are not whole numbers."""
-        if role != Qt.ItemDataRole.EditRole or not index.isValid() or index.column() not in (COL_CONVS, COL_CHANNELS):
+        if role != Qt.ItemDataRole.EditRole or not index.isValid() or index.column() not in EDITABLE:
             return False
         number = _as_int(value)
         if number is None:
             return False
         old = self._spec.blocks[index.row()]
-        new = Block(number, old.out_channels) if index.column() == COL_CONVS else Block(old.num_convs, number)
+        new = dataclasses.replace(old, **{EDITABLE[index.column()]: number})  # the block's other cells stay
         self._document.set_block(index.row(), new)
         return True
 

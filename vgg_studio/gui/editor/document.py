@@ -30,6 +30,8 @@ FIELD_LABELS = {
     "hidden": "classifier widths",
     "dropout": "dropout",
     "num_classes": "classes",
+    "batch_norm": "BatchNorm",
+    "head": "classifier head",
 }
 
 
@@ -63,6 +65,7 @@ class ArchDocument(QObject):
         self._path: Path | None = None
         self._title: str | None = None
         self._problems: list[Problem] = []
+        self._input_errors: dict[str, str] = {}  # field -> why its text is not a value (see set_input_error)
         self._summary: Summary | None = None
         self._valid = False
         self._refresh()
@@ -85,15 +88,16 @@ class ArchDocument(QObject):
 
     @property
     def problems(self) -> list[Problem]:
-        return list(self._problems)
+        """The spec's problems, then text typed into a field that is not a value (`set_input_error`)."""
+        return list(self._problems) + [Problem("error", f, m) for f, m in self._input_errors.items()]
 
     @property
     def errors(self) -> list[Problem]:
-        return [p for p in self._problems if p.is_error]
+        return [p for p in self.problems if p.is_error]
 
     @property
     def warnings(self) -> list[Problem]:
-        return [p for p in self._problems if not p.is_error]
+        return [p for p in self.problems if not p.is_error]
 
     def is_valid(self) -> bool:
         """True when the spec can be built and trained (warnings allowed)."""
@@ -117,8 +121,10 @@ class ArchDocument(QObject):
 
     def set_block(self, row: int, block: Block) -> bool:
         old = self._spec.blocks[row]
-        what = ("convolutions" if block.out_channels == old.out_channels else
-                "output channels" if block.num_convs == old.num_convs else "convolutions and channels")
+        changed = [word for word, a, b in (("convolutions", old.num_convs, block.num_convs),
+                                           ("output channels", old.out_channels, block.out_channels),
+                                           ("kernel size", old.kernel_size, block.kernel_size)) if a != b]
+        what = " and ".join(changed) or "convolutions"
         return self.edit(self._spec.with_block(row, block), f"Set block {row + 1} {what}", Change("edit", row))
 
     def insert_block(self, row: int, block: Block) -> bool:
@@ -143,6 +149,8 @@ class ArchDocument(QObject):
         if field == "hidden":
             value = tuple(value)
             shown = ", ".join(str(w) for w in value) or "none"
+        elif isinstance(value, bool):
+            shown = "on" if value else "off"
         else:
             shown = value
         return self.edit(self._spec.replace(**{field: value}), f"Set {FIELD_LABELS[field]} to {shown}")
@@ -150,6 +158,22 @@ class ArchDocument(QObject):
     def replace_spec(self, new: ArchSpec, text: str) -> bool:
         """Swap the whole architecture as one undoable step (keeps the file)."""
         return self.edit(new, text, Change("reset"))
+
+    def set_input_error(self, field: str, message: str | None) -> None:
+        """Text in `field` that is not even a value ("4096, lots"): an error in the problems, and training waits,
+        until the field holds a value again (`None`) or the spec changes (the field then shows the spec's value).
+        The spec itself is unchanged, so there is nothing to undo."""
+        if self._input_errors.get(field) == message:
+            return
+        if message is None:
+            del self._input_errors[field]
+        else:
+            self._input_errors[field] = message
+        was_valid = self._valid
+        self._valid = not any(p.is_error for p in self.problems)
+        self.problemsChanged.emit(self.problems)
+        if self._valid != was_valid:
+            self.validityChanged.emit(self._valid)
 
     # --- whole documents -------------------------------------------------------------------------
     def reset(self, spec: ArchSpec, path: str | os.PathLike[str] | None = None, title: str | None = None) -> None:
@@ -187,6 +211,8 @@ class ArchDocument(QObject):
         target = Path(path) if path is not None else self._path
         if target is None:
             raise SpecError("This architecture has no file yet; choose one with Save As.")
+        if not self.is_dirty() and target.resolve() == self._path and target.is_file():
+            return self._path  # nothing edited: the file stays as it is (a version-1 file is not rewritten)
         spec_mod.save(self._spec, target)
         self._path = target.resolve()
         self._title = None
@@ -205,6 +231,7 @@ class ArchDocument(QObject):
         old_summary = self._summary
         if forget_summary:
             self._summary = None
+        self._input_errors.clear()  # every field now shows the new spec's value
         self._refresh()
         self.edited.emit(change)
         self.specChanged.emit(spec)
@@ -223,4 +250,4 @@ class ArchDocument(QObject):
                 # The core validated it but torch could not trace it: report it like any other error.
                 problems.append(Problem("error", "blocks", f"The network cannot be built: {exc}"))
         self._problems = problems
-        self._valid = not any(p.is_error for p in problems)
+        self._valid = not any(p.is_error for p in self.problems)

@@ -1,4 +1,4 @@
-"""The network-wide knobs beside the block table: input, ratio, classifier, dropout, classes.
+"""The network-wide knobs beside the block table: input, ratio, BatchNorm, head, classifier, dropout, classes.
 
 Each field shows the document's spec and turns a committed change (Enter, focus out, arrow click) into
 one undoable edit. Problems the core reports for a field are shown on the field itself; text that is not
@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QAbstractSpinBox, QDoubleSpinBox, QFormLayout, QLineEdit, QSpinBox,
-                               QWidget)
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLineEdit,
+                               QSpinBox, QWidget)
 
-from ...spec import (MAX_CLASSES, MAX_IN_CHANNELS, MAX_INPUT_SIZE, MAX_RATIO, ArchSpec, Problem)
+from ...spec import (HEAD_HELP, HEAD_LABELS, HEADS, MAX_CLASSES, MAX_IN_CHANNELS, MAX_INPUT_SIZE, MAX_RATIO, ArchSpec,
+                     Problem)
 from ..style import ERROR_FIELD_STYLE, WARNING_FIELD_STYLE
 from .document import ArchDocument
 
@@ -27,7 +28,11 @@ FIELD_TIPS = {
               "empty for a single linear classifier",
     "dropout": "Dropout probability after each hidden layer",
     "num_classes": "Outputs of the last layer (10 for Fashion-MNIST)",
+    "batch_norm": "BatchNorm after every convolution (Conv → BatchNorm → ReLU, as torchvision's vgg*_bn): "
+                  "training starts faster",
+    "head": "What follows the blocks:\n" + "\n".join(f"{key}: {text}" for key, text in HEAD_HELP.items()),
 }
+GAP_TIP = "The gap head has no hidden layers; these settings come back when you choose fc or adaptive."
 
 
 def parse_widths(text: str) -> tuple[int, ...]:
@@ -44,9 +49,7 @@ def parse_widths(text: str) -> tuple[int, ...]:
 
 
 class NetworkForm(QWidget):
-    """Form over the spec's network-wide fields; `inputError(str)` reports text that cannot be parsed."""
-
-    inputError = Signal(str)
+    """Form over the spec's network-wide fields; text that cannot be parsed is reported to the document."""
 
     def __init__(self, document: ArchDocument, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -63,18 +66,23 @@ class NetworkForm(QWidget):
         self.dropout.setDecimals(2)
         self.dropout.setKeyboardTracking(False)
         self.num_classes = self._spin("classesSpin", 1, MAX_CLASSES)
+        self.batch_norm = QCheckBox("after each conv", objectName="batchNormCheck")
+        self.head = QComboBox(objectName="headCombo")
+        for i, key in enumerate(HEADS):
+            self.head.addItem(HEAD_LABELS[key], key)
+            self.head.setItemData(i, HEAD_HELP[key], Qt.ItemDataRole.ToolTipRole)
 
         self.fields: dict[str, QWidget] = {
             "name": self.name_edit, "input_size": self.input_size, "in_channels": self.in_channels,
-            "ratio": self.ratio, "hidden": self.hidden_edit, "dropout": self.dropout,
-            "num_classes": self.num_classes,
+            "ratio": self.ratio, "batch_norm": self.batch_norm, "head": self.head, "hidden": self.hidden_edit,
+            "dropout": self.dropout, "num_classes": self.num_classes,
         }
         layout = QFormLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         labels = {"name": "&Name", "input_size": "&Input size", "in_channels": "Input c&hannels",
-                  "ratio": "Channel &ratio", "hidden": "Classifier &widths", "dropout": "&Dropout",
-                  "num_classes": "&Classes"}
+                  "ratio": "Channel &ratio", "batch_norm": "&BatchNorm", "head": "H&ead",
+                  "hidden": "Classifier &widths", "dropout": "&Dropout", "num_classes": "&Classes"}
         for key, widget in self.fields.items():
             widget.setToolTip(FIELD_TIPS[key])
             layout.addRow(labels[key], widget)
@@ -84,8 +92,9 @@ class NetworkForm(QWidget):
         for key in ("input_size", "in_channels", "ratio", "num_classes"):
             self.fields[key].valueChanged.connect(lambda value, key=key: self._commit(key, value))
         self.dropout.valueChanged.connect(lambda value: self._commit("dropout", round(value, 4)))
+        self.batch_norm.toggled.connect(lambda on: self._commit("batch_norm", on))
+        self.head.currentIndexChanged.connect(lambda _i: self._commit("head", self.head.currentData()))
 
-        self._parse_error: str | None = None
         document.specChanged.connect(self._show_spec)
         document.problemsChanged.connect(self._show_problems)
         self._show_spec(document.spec)
@@ -114,10 +123,13 @@ class NetworkForm(QWidget):
             if isinstance(spec.dropout, (int, float)):
                 self.dropout.setValue(float(spec.dropout))
             self.hidden_edit.setText(", ".join(str(w) for w in spec.hidden))
+            self.batch_norm.setChecked(spec.batch_norm is True)
+            self.head.setCurrentIndex(max(self.head.findData(spec.head), 0))
+            for widget in (self.hidden_edit, self.dropout):  # the gap head has no hidden layers
+                widget.setEnabled(spec.head != "gap")
         finally:
             for widget in self.fields.values():
                 widget.blockSignals(False)
-        self._parse_error = None
 
     def _show_problems(self, problems: list[Problem]) -> None:
         by_field: dict[str, list[Problem]] = {}
@@ -129,15 +141,13 @@ class NetworkForm(QWidget):
                 by_field.setdefault("input_size", []).append(p)
         for key, widget in self.fields.items():
             found = by_field.get(key, [])
-            if key == "hidden" and self._parse_error:
-                widget.setStyleSheet(ERROR_FIELD_STYLE)
-                widget.setToolTip(self._parse_error)
-            elif found:
+            if found:
                 widget.setStyleSheet(ERROR_FIELD_STYLE if any(p.is_error for p in found) else WARNING_FIELD_STYLE)
                 widget.setToolTip("\n".join(p.message for p in found))
             else:
                 widget.setStyleSheet("")
-                widget.setToolTip(FIELD_TIPS[key])
+                widget.setToolTip(GAP_TIP if key in ("hidden", "dropout") and not widget.isEnabled()
+                                  else FIELD_TIPS[key])
             widget.setProperty("problem", "error" if found and any(p.is_error for p in found) else
                                "warning" if found else "")
 
@@ -153,11 +163,9 @@ class NetworkForm(QWidget):
         try:
             widths = parse_widths(self.hidden_edit.text())
         except ValueError as exc:
-            self._parse_error = str(exc)
-            self._show_problems(self._document.problems)
-            self.inputError.emit(str(exc))
+            self._document.set_input_error("hidden", str(exc))  # listed in Problems; the spec stays as it was
             return
-        self._parse_error = None
+        self._document.set_input_error("hidden", None)
         if not self._document.set_field("hidden", widths):
             self._show_spec(self._document.spec)  # normalise "4096,4096" to "4096, 4096"
             self._show_problems(self._document.problems)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import QListWidget, QListWidgetItem, QStyle, QWidget
 
 from ...spec import Problem
@@ -42,6 +42,10 @@ class ProblemsView(QListWidget):
                                    "No problems: this network can be built and trained.")
             item.setFlags(Qt.ItemFlag.ItemIsEnabled)
             self.addItem(item)
+
+    def sizeHint(self) -> QSize:
+        """Three lines' worth (not QListWidget's 192 px): the panel above it keeps the room; spare room grows it."""
+        return QSize(super().sizeHint().width(), 3 * self.fontMetrics().lineSpacing() + 2 * self.frameWidth() + 12)
 
     def messages(self) -> list[str]:
         """The texts shown, for tests and accessibility."""

@@ -6,37 +6,48 @@ numbers below stay those of the last valid architecture.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, QSettings, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QSpinBox, QTreeView,
-                               QVBoxLayout, QWidget)
+import html
+import os
 
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, Signal
+from PySide6.QtGui import QAction, QBrush, QColor, QFont, QKeySequence, QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (QApplication, QFileDialog, QHeaderView, QLabel, QMessageBox,
+                               QTreeView, QVBoxLayout, QWidget)
+
+from ...atomic import atomic_write_text
+from ...cli.summary import render_csv, render_table
+from ...explain import flops_formula, params_formula, shape_reason
 from ...summary import LayerRow, Summary
-from ...train_config import OPTIMIZER_LABELS, OPTIMIZER_STATE_COPIES
+from ...train_config import OPTIMIZER_LABELS, TrainConfig, optimizer_state_key
 from ...units import nbytes, shape, si, thousands
-from ..settings import read_int, read_str
-from ..style import BANNER_STYLE
+from ..style import BANNER_STYLE, ERROR_BANNER_TEXT, MUTED_STYLE
+from ..text import elide, elide_html
 from .document import ArchDocument
 
-COLUMNS = ("Layer", "Output shape", "Parameters", "FLOPs", "Activations")
-COL_LAYER, COL_SHAPE, COL_PARAMS, COL_FLOPS, COL_ACT = range(len(COLUMNS))
+COLUMNS = ("Layer", "Output shape", "Parameters", "FLOPs", "Activations", "RF")
+COL_LAYER, COL_SHAPE, COL_PARAMS, COL_FLOPS, COL_ACT, COL_RF = range(len(COLUMNS))
 COLUMN_TIPS = (
     "Layer name (blockN: convK, reluK, pool; flatten, fcN) — hover for its module class",
     "Output shape for one image (batch, channels, height, width)",
     "Learnable weights and biases (hover for the share of the whole network)",
     "Floating-point operations for one image, forward, 2 per multiply-add (hover for the exact count and share)",
     "Size of this layer's output for one image, float32",
+    "Receptive field: one output cell of this layer sees this many × this many input pixels "
+    "(hover for the effective stride)",
 )
 GroupRole = Qt.ItemDataRole.UserRole + 1  # block index for block groups; -1 classifier; -2 total
 CLASSIFIER, TOTAL = -1, -2
 
 
 def _percent(share: float) -> str:
-    return f"{share * 100:.1f}%" if share >= 0.0005 or share == 0 else "<0.1%"
+    return f"{share * 100:.1f}%" if share >= 0.001 or share == 0 else "<0.1%"
 
 
 class SummaryView(QWidget):
     """Headline, invalid-architecture banner, the layer tree (`summaryView`) and the memory estimate."""
+
+    trainingSettingRequested = Signal(str)  # "batch" or "optimizer": the user wants to change it (link click)
+    trainingSetupChanged = Signal()  # set_training_setup gave a new batch size or optimizer
 
     def __init__(self, document: ArchDocument, parent: QWidget | None = None) -> None:
         super().__init__(parent, objectName="summaryPanel")
@@ -74,38 +85,36 @@ class SummaryView(QWidget):
         self.tree.expanded.connect(lambda index: self._expanded.add(index.data(GroupRole)))
         self.tree.collapsed.connect(lambda index: self._expanded.discard(index.data(GroupRole)))
 
-        self.batch_spin = QSpinBox(objectName="batchSizeSpin")
-        self.batch_spin.setRange(1, 65536)
-        self.batch_spin.setValue(128)
-        self.batch_spin.setGroupSeparatorShown(True)
-        self.batch_spin.setToolTip("Batch size for the training-memory estimate (d2l trains with 128)")
-        self.optimizer_combo = QComboBox(objectName="optimizerCombo")
-        for key in OPTIMIZER_STATE_COPIES:
-            self.optimizer_combo.addItem(OPTIMIZER_LABELS.get(key, key), key)
-        self.optimizer_combo.setToolTip("Optimizers with momentum or Adam keep 1 or 2 extra copies of the weights")
+        # Batch size and optimizer are the training panel's (one source of truth): `set_training_setup` shows
+        # them here, and their links ask the window to show the panel's fields.
+        self._batch_size, self._optimizer = TrainConfig.batch_size, optimizer_state_key(TrainConfig())
         self.memory_label = QLabel(objectName="memoryLabel")
         self.memory_label.setWordWrap(True)
-        self.memory_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.batch_spin.valueChanged.connect(self._show_memory)
-        self.optimizer_combo.currentIndexChanged.connect(self._show_memory)
+        self.memory_label.setTextFormat(Qt.TextFormat.RichText)
+        self.memory_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+        self.memory_label.linkActivated.connect(lambda link: self.trainingSettingRequested.emit(link.lstrip("#")))
 
-        memory_row = QHBoxLayout()
-        memory_row.addWidget(QLabel("Training memory at batch"))
-        memory_row.addWidget(self.batch_spin)
-        memory_row.addWidget(QLabel("with"))
-        memory_row.addWidget(self.optimizer_combo)
-        memory_row.addWidget(QLabel("(float32):"))
-        memory_row.addStretch(1)
-
+        # The command line's outputs from the window: `vgg-studio summary` (its table) and `--format csv`.
+        self.copy_action = QAction("Copy Summary as Text", self, objectName="action_copy_summary")
+        self.copy_action.setShortcut(QKeySequence("Ctrl+Shift+C"))
+        self.copy_action.setToolTip("Copy the summary as the command line prints it (vgg-studio summary)")
+        self.copy_action.triggered.connect(lambda _checked=False: self.copy_as_text())
+        self.save_csv_action = QAction("Save Summary as CSV…", self, objectName="action_save_summary_csv")
+        self.save_csv_action.setToolTip("Every layer's shape, parameters, FLOPs and activations as CSV "
+                                        "(vgg-studio summary --format csv)")
+        self.save_csv_action.triggered.connect(lambda _checked=False: self.save_csv())
+        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.tree.addActions([self.copy_action, self.save_csv_action])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.headline)
         layout.addWidget(self.banner)
         layout.addWidget(self.tree, 1)
-        layout.addLayout(memory_row)
         layout.addWidget(self.memory_label)
 
         document.summaryChanged.connect(self.show_summary)
+        document.dirtyChanged.connect(lambda _dirty: self._show_headline())
+        document.specChanged.connect(lambda _spec: self._show_headline())
         document.problemsChanged.connect(lambda _problems: self._show_banner())
         self.show_summary(document.summary)
         self._show_banner()
@@ -115,17 +124,14 @@ class SummaryView(QWidget):
     def summary(self) -> Summary | None:
         return self._summary
 
-    def optimizer(self) -> str:
-        return self.optimizer_combo.currentData()
+    def set_training_setup(self, batch_size: int, optimizer: str) -> None:
+        """The batch size and optimizer (a key of OPTIMIZER_STATE_COPIES) the memory line assumes."""
+        self._batch_size, self._optimizer = batch_size, optimizer
+        self._show_memory()
+        self.trainingSetupChanged.emit()
 
-    def save_settings(self, settings: QSettings) -> None:
-        settings.setValue("summary/batchSize", self.batch_spin.value())
-        settings.setValue("summary/optimizer", self.optimizer())
-
-    def restore_settings(self, settings: QSettings) -> None:
-        self.batch_spin.setValue(read_int(settings, "summary/batchSize", 128))
-        index = self.optimizer_combo.findData(read_str(settings, "summary/optimizer", "sgd"))
-        self.optimizer_combo.setCurrentIndex(max(index, 0))
+    def training_setup(self) -> tuple[int, str]:
+        return self._batch_size, self._optimizer
 
     def show_summary(self, summary: Summary | None) -> None:
         self._summary = summary
@@ -167,6 +173,36 @@ class SummaryView(QWidget):
         if first is not None:
             self.tree.scrollTo(first, QTreeView.ScrollHint.PositionAtTop)
 
+    def summary_text(self) -> str:
+        """The summary as `vgg-studio summary` prints it, at the training panel's batch size ('' while invalid)."""
+        if self._summary is None or not self._document.is_valid():
+            return ""
+        return render_table(self._summary, self._batch_size)
+
+    def copy_as_text(self) -> None:
+        text = self.summary_text()
+        if text:
+            QApplication.clipboard().setText(text)
+
+    def save_csv(self, path: str | os.PathLike[str] | None = None) -> bool:
+        """Write `vgg-studio summary --format csv`'s output to `path` (asked for when None); False if not saved."""
+        if self._summary is None or not self._document.is_valid():
+            return False
+        if path is None:
+            name = "".join(c if c.isalnum() or c in "-_." else "-" for c in self._summary.spec.name[:60]).lower()
+            path, _ = QFileDialog.getSaveFileName(self, "Save summary as CSV", f"{name or 'summary'}-summary.csv",
+                                                  "CSV file (*.csv)")
+            if not path:
+                return False
+            if not path.lower().endswith(".csv"):
+                path += ".csv"
+        try:
+            atomic_write_text(path, render_csv(self._summary))
+        except OSError as exc:
+            QMessageBox.warning(self, "Cannot save the summary", f"Could not write {path}: {exc.strerror or exc}")
+            return False
+        return True
+
     def total_params_text(self) -> str:
         """The parameter total as shown in the Total row."""
         row = self._find_group(TOTAL)
@@ -185,9 +221,11 @@ class SummaryView(QWidget):
         total_flops = summary.total_flops or 1
         for b in summary.blocks:
             label = f"Block {b.block + 1}  ({b.num_convs} × {b.channels:,})"
-            group = self._row(root, label, f"{b.num_convs} convolutions with {b.channels:,} channels, then a max-pool",
-                              b.output_shape, b.params, b.params / total_params, b.flops,
-                              b.flops / total_flops, b.activation_bytes, key=b.block, bold=True)
+            kernel = f"{b.kernel_size}×{b.kernel_size} "
+            group = self._row(root, label, f"{b.num_convs} {kernel}convolutions with {b.channels:,} channels, then a "
+                              "max-pool", b.output_shape, b.params, b.params / total_params, b.flops,
+                              b.flops / total_flops, b.activation_bytes, key=b.block, bold=True,
+                              field=(b.receptive_field, b.effective_stride))
             for layer in summary.rows_of_block(b.block):
                 self._layer_row(group, layer, layer.name.split(".", 1)[-1])
         head = summary.head
@@ -204,11 +242,22 @@ class SummaryView(QWidget):
     def _layer_row(self, parent: QStandardItem, layer: LayerRow, label: str) -> None:
         key = layer.block if layer.block is not None else CLASSIFIER
         self._row(parent, label, f"{layer.name}: {layer.type}", layer.output_shape, layer.params, layer.param_share,
-                  layer.flops, layer.flop_share, layer.activation_bytes, key=key)
+                  layer.flops, layer.flop_share, layer.activation_bytes, key=key,
+                  field=(layer.receptive_field, layer.effective_stride))
+        # The chapter's arithmetic behind the numbers, where a formula matches them.
+        summary, row = self._summary, parent.rowCount() - 1
+        for col, why in ((COL_SHAPE, shape_reason), (COL_PARAMS, params_formula), (COL_FLOPS, flops_formula)):
+            text = why(summary, layer) if summary is not None else None
+            if text:
+                item = parent.child(row, col)
+                item.setToolTip(f"{item.toolTip()}\n{text}" if item.toolTip() else text)
 
     def _row(self, parent: QStandardItem, label: str, about: str, out_shape: tuple[int, ...], params: int,
-             pshare: float, flops: int, fshare: float, act: int, key: int, bold: bool = False) -> QStandardItem:
-        texts = [label, shape(out_shape) if out_shape else "", thousands(params), si(flops), nbytes(act)]
+             pshare: float, flops: int, fshare: float, act: int, key: int, bold: bool = False,
+             field: tuple[int | None, int | None] = (None, None)) -> QStandardItem:
+        rf, stride = field
+        texts = [label, shape(out_shape) if out_shape else "", thousands(params), si(flops), nbytes(act),
+                 "" if rf is None else str(rf)]
         items = [QStandardItem(t) for t in texts]
         for col, item in enumerate(items):
             item.setEditable(False)
@@ -223,6 +272,9 @@ class SummaryView(QWidget):
         items[COL_PARAMS].setToolTip(f"{params:,} parameters ({si(params)}), {_percent(pshare)} of the network")
         items[COL_FLOPS].setToolTip(f"{flops:,} FLOPs per image, {_percent(fshare)} of the network")
         items[COL_ACT].setToolTip(f"{act:,} bytes per image")
+        items[COL_RF].setToolTip(COLUMN_TIPS[COL_RF] if rf is None else
+                                 f"One output cell sees {rf}×{rf} input pixels; neighbouring cells are {stride} "
+                                 f"pixel{'s' if stride != 1 else ''} apart (effective stride)")
         if key == TOTAL:
             for item in items:
                 item.setBackground(QBrush(QColor(0, 0, 0, 18)))
@@ -235,9 +287,20 @@ class SummaryView(QWidget):
             self.headline.setText("<i>No valid architecture yet.</i>")
             return
         fc = s.first_linear
-        text = (f"<b>{s.spec.name}</b>: {thousands(s.total_params)} parameters, {si(s.total_flops, 'FLOP')} per "
-                f"image, depth {s.spec.depth}. The first fully connected layer holds "
-                f"<b>{fc.param_share * 100:.1f}%</b> of the parameters")
+        # The document's name (it follows the Name field), and whether it has changed since opened or saved.
+        doc = self._document
+        edited = " <i>(edited)</i>" if doc.is_dirty() else ""
+        stale = (f"<span style='color:{ERROR_BANNER_TEXT}'>Last valid version</span> of "
+                 if not doc.is_valid() else "")
+        text = (f"{stale}<b>{elide_html(doc.spec.name)}</b>{edited}: {thousands(s.total_params)} parameters, "
+                f"{si(s.total_flops, 'FLOP')} per image, depth {s.spec.depth}. ")
+        if s.spec.classifier_widths:
+            text += f"The first fully connected layer holds <b>{fc.param_share * 100:.1f}%</b> of the parameters"
+        else:  # gap: no big first Linear; say where the parameters went instead
+            top = max(s.blocks, key=lambda b: b.params)
+            share = html.escape(_percent(fc.param_share))  # "<0.1%" is not a tag
+            text += (f"The classifier holds only <b>{share}</b> of the parameters, block "
+                     f"{top.block + 1} the most (<b>{top.params / (s.total_params or 1) * 100:.1f}%</b>)")
         conv_share = sum(r.flop_share for r in s.layers if r.type == "Conv2d")
         if conv_share > 0:
             text += f"; the convolutions do <b>{conv_share * 100:.1f}%</b> of the compute"
@@ -249,14 +312,22 @@ class SummaryView(QWidget):
             else:
                 names = ", ".join(str(b) for b in busiest[:-1]) + f" and {busiest[-1]}"
                 text += f" (blocks {names} the most: {share:.1f}% each)"
-        self.headline.setText(text + ".")
+        note = s.receptive_field_note()
+        self.headline.setText(text + "." + (f" {note}" if note else ""))
 
     def _show_banner(self) -> None:
         errors = self._document.errors
+        # While invalid the numbers are the last valid architecture's: dimmed, and the headline says so.
+        stale = bool(errors) and self._summary is not None
+        for widget in (self.tree, self.memory_label):
+            widget.setStyleSheet(MUTED_STYLE if stale else "")
+        self._show_headline()
+        for action in (self.copy_action, self.save_csv_action):
+            action.setEnabled(not errors and self._summary is not None)
         if not errors:
             self.banner.hide()
             return
-        shown = self._summary.spec.name if self._summary is not None else None
+        shown = elide(self._summary.spec.name) if self._summary is not None else None
         more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
         tail = (f"The numbers below are still those of the last valid architecture ({shown})."
                 if shown is not None else "")
@@ -268,8 +339,12 @@ class SummaryView(QWidget):
         if s is None:
             self.memory_label.setText("—")
             return
-        m = s.training_memory(self.batch_spin.value(), optimizer=self.optimizer())
+        m = s.training_memory(self._batch_size, optimizer=self._optimizer)
+        label = OPTIMIZER_LABELS.get(self._optimizer, self._optimizer)
         self.memory_label.setText(
-            f"<b>{nbytes(m.total_bytes)}</b> = weights {nbytes(m.params_bytes)} + gradients {nbytes(m.grads_bytes)}"
-            f" + optimizer {nbytes(m.optimizer_bytes)} + activations {nbytes(m.activations_bytes)}")
-        self.memory_label.setToolTip("A rough estimate: what the framework and cuDNN add on top is not counted.")
+            f"Training memory at <a href='#batch'>batch {self._batch_size:,}</a> with <a href='#optimizer'>{label}</a>"
+            f" (float32): <b>{nbytes(m.total_bytes)}</b> = weights {nbytes(m.params_bytes)} + gradients "
+            f"{nbytes(m.grads_bytes)} + optimizer {nbytes(m.optimizer_bytes)} + activations "
+            f"{nbytes(m.activations_bytes)}")
+        self.memory_label.setToolTip("A rough estimate: what the framework and cuDNN add on top is not counted. "
+                                     "Batch size and optimizer are the Training panel's: click them to change.")

@@ -13,15 +13,27 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QProgressBar,
-                               QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
+                               QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
-from ...events import BatchProgress, EpochEnd, Failed, Finished, RunStarted
+from ...events import BatchProgress, DataProgress, EpochEnd, Failed, Finished, RunStarted, StepProgress
 from ...spec import MAX_INPUT_SIZE, ArchSpec
-from ...train_config import (DATASET_CHOICES, DATASET_LABELS, OPTIMIZER_LABELS, OPTIMIZERS, SCHEDULE_LABELS,
-                             SCHEDULES, TrainConfig)
+from ...train_config import (DATASET_CHOICES, DATASET_LABELS, DEFAULT_LR, FOLDER_PREFIX, OPTIMIZER_LABELS,
+                             OPTIMIZERS, SCHEDULE_LABELS, SCHEDULES, TrainConfig, dataset_folder, folder_dataset)
 from ...units import format_duration
 from ..style import ERROR_TEXT_STYLE, MUTED_STYLE, WARNING_TEXT_STYLE
+from ..text import OptionalLabel, count
+from ..widgets import VerticalScrollArea
+
+
+def _short_label(dataset: str) -> str:
+    """The box's text: "Auto" alone (what it resolves to is named under the box), else the dataset's label."""
+    return "Auto" if dataset == "auto" else DATASET_LABELS.get(dataset, dataset)
+
+
+CURVE_POINTS_PER_EPOCH = 20  # points of the live curves per epoch (fewer when an epoch has fewer batches)
+
+CHOOSE_FOLDER = FOLDER_PREFIX  # the data of the "Image folder…" entry: choosing it opens a folder dialog
 
 
 class TrainingPanel(QWidget):
@@ -29,6 +41,9 @@ class TrainingPanel(QWidget):
 
     startRequested = Signal()
     stopRequested = Signal()
+    configChanged = Signal(object)  # TrainConfig, after any setting changed (the summary's memory line follows)
+    wayOutChosen = Signal(str, object)  # a cheaper choice offered under a long estimate: ("resize", 64), ...
+    discardRequested = Signal(str)  # the folder of a run stopped before its first epoch, to delete
 
     def __init__(self, devices: list[tuple[str, str]] | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -37,12 +52,19 @@ class TrainingPanel(QWidget):
         self._arch_valid = False
         self._running = False
         self._availability: Mapping[str, Any] = {}
+        self._auto: str | None = None  # what "auto" resolves to, when known
         self._epochs = 0  # of the active run, from RunStarted
+        self._data_notes = ""  # of the active run, from RunStarted: images read or skipped, resident or streaming
+        self._warm_lines: tuple[str, ...] = ()  # of the active run: what its warm start reused, kept in view
         defaults = TrainConfig()
 
         self.dataset = QComboBox(objectName="datasetCombo")
         for name in DATASET_CHOICES:
-            self.dataset.addItem(DATASET_LABELS.get(name, name), name)
+            self.dataset.addItem(_short_label(name), name)
+        self.dataset.addItem("Image folder…", CHOOSE_FOLDER)
+        self.dataset.setItemData(self.dataset.count() - 1, "Your own images: a folder with one subfolder of "
+                                 "images per class", Qt.ItemDataRole.ToolTipRole)
+        self._dataset_before = 0  # selected again when the folder dialog is cancelled
         self.dataset_hint = QLabel(objectName="datasetHint", wordWrap=True)
         self.dataset_hint.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.dataset_hint.setStyleSheet(MUTED_STYLE)
@@ -74,10 +96,15 @@ class TrainingPanel(QWidget):
             self.device.addItem(label, value)
         self.seed = QSpinBox(objectName="seedSpin", minimum=0, maximum=2**31 - 1, value=defaults.seed)
 
+        for combo in (self.dataset, self.optimizer, self.schedule, self.device):
+            # As narrow as ~12 characters (the full text in the popup), so the panel fits beside the summary.
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(12)
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setVerticalSpacing(4)
         form.addRow("Dataset", self.dataset)
-        form.addRow("", self.dataset_hint)
+        form.addRow(self.dataset_hint)
         form.addRow("Resize to", self.resize_box)
         form.addRow("Epochs", self.epochs)
         form.addRow("Batch size", self.batch_size)
@@ -87,6 +114,25 @@ class TrainingPanel(QWidget):
         form.addRow("LR schedule", self.schedule)
         form.addRow("Device", self.device)
         form.addRow("Seed", self.seed)
+
+        # Warm start after an edit: the chosen run's weights fill every layer that still fits.
+        self.runs_dir: Path | None = None  # where "Start from run…" opens; the controller sets it
+        self._init_from: str | None = None
+        self.start_from_button = QPushButton("Start from run…", objectName="startFromButton")
+        self.start_from_button.setToolTip("Begin from a finished run's weights: every layer whose place and shape "
+                                          "still fit is copied (BatchNorm statistics too), the rest start fresh")
+        self.fresh_button = QPushButton("Fresh", objectName="freshStartButton")
+        self.fresh_button.setToolTip("Start from Xavier-initialised weights, as d2l does")
+        self.init_from_label = QLabel(objectName="initFromLabel", wordWrap=True)
+        self.init_from_label.setStyleSheet(MUTED_STYLE)
+        self.start_from_button.clicked.connect(self.choose_init_from)
+        self.fresh_button.clicked.connect(lambda: self.set_init_from(None))
+        start_row = QHBoxLayout()
+        start_row.addWidget(self.start_from_button, 1)
+        start_row.addWidget(self.fresh_button)
+        form.addRow("Weights", start_row)
+        form.addRow("", self.init_from_label)
+        self._show_init_from()
 
         self.train_button = QPushButton("Start training", objectName="trainButton")
         self.stop_button = QPushButton("Stop", objectName="stopButton", enabled=False)
@@ -99,22 +145,54 @@ class TrainingPanel(QWidget):
         self.progress = QProgressBar(objectName="progressBar", minimum=0, maximum=1, value=0)
         self.progress.setFormat("Idle")
         self.progress.setTextVisible(True)
-        self.status = QLabel(objectName="trainingStatus", wordWrap=True)
+        self.status = OptionalLabel(objectName="trainingStatus")
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.summary = QLabel(objectName="trainingSummary")
+        self.summary = OptionalLabel(objectName="trainingSummary")
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.summary.setStyleSheet("font-family: monospace;")
 
+        # What it will cost, before Start: filled by the controller from a quick measured speed.
+        self.cost_estimate = OptionalLabel(objectName="costEstimate")
+        self.cost_estimate.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.ways_out = QWidget(objectName="waysOut", visible=False)  # one-click cheaper choices when slow
+        self.ways_out_layout = QHBoxLayout(self.ways_out)
+        self.ways_out_layout.setContentsMargins(0, 0, 0, 0)
+        self.ways_out_layout.setSpacing(4)
+        self.discard_button = QPushButton("Discard this run", objectName="discardRunButton", visible=False)
+        self.discard_button.setToolTip("The run stopped before its first epoch ended: it holds a few points of "
+                                       "the loss curve and nothing to resume or inspect.")
+        self.discard_button.clicked.connect(self._on_discard_clicked)
+        self._discardable: str | None = None
+
+        # The settings scroll; what starts, stops and reports a run stays in view below them.
+        settings = QWidget(objectName="trainingSettings")
+        settings_layout = QVBoxLayout(settings)
+        settings_layout.setContentsMargins(6, 6, 6, 0)
+        settings_layout.addLayout(form)
+        settings_layout.addStretch(1)
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addLayout(buttons)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.summary)
-        layout.addWidget(self.status)
-        layout.addStretch(1)
+        layout.setContentsMargins(0, 0, 0, 6)
+        layout.addWidget(VerticalScrollArea(settings, objectName="trainingSettingsScroll"), 1)
+        footer = QVBoxLayout()
+        footer.setContentsMargins(6, 0, 6, 0)
+        footer.addWidget(self.cost_estimate)
+        footer.addWidget(self.ways_out)
+        footer.addLayout(buttons)
+        footer.addWidget(self.progress)
+        footer.addWidget(self.summary)
+        footer.addWidget(self.status)
+        footer.addWidget(self.discard_button, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addLayout(footer)
 
         self.dataset.currentIndexChanged.connect(self._update_dataset_hint)
+        self.dataset.activated.connect(self._on_dataset_activated)
         self.optimizer.currentIndexChanged.connect(self._update_momentum)
+        self._optimizer_shown = self.optimizer.currentData()
+        self.optimizer.currentIndexChanged.connect(self._suggest_lr)
+        for combo in (self.dataset, self.optimizer, self.schedule, self.device):
+            combo.currentIndexChanged.connect(self._emit_config)
+        for spin in (self.resize_box, self.epochs, self.batch_size, self.lr, self.momentum, self.seed):
+            spin.valueChanged.connect(self._emit_config)
         self._update_momentum()
         self._update_buttons()
 
@@ -123,23 +201,28 @@ class TrainingPanel(QWidget):
         """Show the architecture's input size as the default resize."""
         self._spec = spec
         size = spec.input_size if isinstance(spec.input_size, int) else "?"
-        self.resize_box.setSpecialValueText(f"architecture ({size} px)")
+        self.resize_box.setSpecialValueText(f"{size} px (as built)")
 
     def set_architecture_valid(self, valid: bool) -> None:
         self._arch_valid = valid
         self._update_buttons()
 
-    def set_availability(self, availability: Mapping[str, Any]) -> None:
-        """`data.availability()`: mark missing datasets and keep the hint for the selected one."""
+    def set_availability(self, availability: Mapping[str, Any], auto: str | None = None) -> None:
+        """`data.availability()`: mark missing datasets and keep the hint for the selected one; `auto` is what
+        "auto" resolves to now (`data.resolve_dataset_name`), named under the box before anything runs."""
         self._availability = availability
+        self._auto = auto
         for i in range(self.dataset.count()):
             name = self.dataset.itemData(i)
+            if name not in DATASET_CHOICES:  # an image folder, or the entry that chooses one
+                continue
             info = availability.get(name)
-            label = DATASET_LABELS.get(name, name)
+            label = _short_label(name)
             if info is not None and not info.available:
                 label += " (not on disk)"
             self.dataset.setItemText(i, label)
-            self.dataset.setItemData(i, info.detail if info is not None else "", Qt.ItemDataRole.ToolTipRole)
+            tip = DATASET_LABELS.get(name, name) if name == "auto" else info.detail if info is not None else ""
+            self.dataset.setItemData(i, tip, Qt.ItemDataRole.ToolTipRole)
         self._update_dataset_hint()
 
     def config(self) -> TrainConfig:
@@ -148,9 +231,55 @@ class TrainingPanel(QWidget):
                            batch_size=self.batch_size.value(), lr=self.lr.value(),
                            optimizer=self.optimizer.currentData(), momentum=self.momentum.value(),
                            schedule=self.schedule.currentData(), device=self.device.currentData(),
-                           seed=self.seed.value())
+                           seed=self.seed.value(), points_per_epoch=CURVE_POINTS_PER_EPOCH,
+                           init_from=self._init_from)
+
+    def init_from(self) -> str | None:
+        return self._init_from
+
+    def set_init_from(self, run_dir: str | None) -> bool:
+        """Warm-start the next run from `run_dir` (None: fresh); a folder without weights is refused with a message."""
+        if run_dir is not None:
+            from ...runs import RunError
+            from ...warm_start import weights_file
+
+            try:
+                weights_file(run_dir)
+            except RunError as exc:
+                self.show_error(str(exc))
+                return False
+        self._init_from = run_dir
+        self._show_init_from()
+        self._update_buttons()
+        return True
+
+    def _show_init_from(self) -> None:
+        run_dir = self._init_from
+        self.init_from_label.setText("Fresh start (Xavier init)" if run_dir is None else
+                                     f"From {Path(run_dir).name}: layers that still fit are copied")
+        self.init_from_label.setToolTip(run_dir or "")
+
+    def choose_init_from(self) -> bool:
+        start = self._init_from or (str(self.runs_dir) if self.runs_dir is not None else "")
+        folder = QFileDialog.getExistingDirectory(self, "Start from run", start)
+        return bool(folder) and self.set_init_from(folder)
+
+    def set_folder(self, path: str | Path) -> None:
+        """Select an image folder: one "Folder: name" entry above "Image folder…", replacing an earlier one."""
+        name = folder_dataset(path)
+        index = next((i for i in range(self.dataset.count()) if dataset_folder(self.dataset.itemData(i))
+                      and self.dataset.itemData(i) != CHOOSE_FOLDER), -1)
+        if index < 0:
+            index = self.dataset.count() - 1
+            self.dataset.insertItem(index, "", name)
+        self.dataset.setItemText(index, f"Folder: {Path(name[len(FOLDER_PREFIX):]).name}")
+        self.dataset.setItemData(index, name, Qt.ItemDataRole.UserRole)
+        self.dataset.setItemData(index, name[len(FOLDER_PREFIX):], Qt.ItemDataRole.ToolTipRole)
+        self.dataset.setCurrentIndex(index)
 
     def set_config(self, config: TrainConfig) -> None:
+        if dataset_folder(config.dataset) and config.dataset != CHOOSE_FOLDER:
+            self.set_folder(dataset_folder(config.dataset))
         for combo, value in ((self.dataset, config.dataset), (self.optimizer, config.optimizer),
                              (self.schedule, config.schedule), (self.device, config.device)):
             index = combo.findData(value)
@@ -172,7 +301,8 @@ class TrainingPanel(QWidget):
 
     # --- settings ----------------------------------------------------------------------------------
     def save_settings(self, settings: QSettings) -> None:
-        settings.setValue("training/config", self.config().to_dict())
+        # A warm start is chosen per run, never carried into the next session.
+        settings.setValue("training/config", self.config().replace(init_from=None).to_dict())
         settings.setValue("training/resize", self.resize_box.value())
 
     def restore_settings(self, settings: QSettings) -> None:
@@ -192,27 +322,45 @@ class TrainingPanel(QWidget):
     def set_running(self, running: bool) -> None:
         self._running = running
         for w in (self.dataset, self.resize_box, self.epochs, self.batch_size, self.lr, self.optimizer,
-                  self.momentum, self.schedule, self.device, self.seed):
+                  self.momentum, self.schedule, self.device, self.seed, self.start_from_button):
             w.setEnabled(not running)
+        self.ways_out.setVisible(not running and self.ways_out_layout.count() > 1)
         if running:
+            self.offer_discard(None)
             self.progress.setRange(0, 0)  # busy until the engine says how many batches there are
-            self.progress.setFormat("Loading data…")
+            self._warm_lines = ()
+            self._data_notes = ""
+            self.progress.setFormat("Preparing data…")
             self.status.setStyleSheet("")
             self.status.clear()
             self.summary.clear()
         self._update_momentum()
         self._update_buttons()
 
+    def show_data_progress(self, event: DataProgress) -> None:
+        """Reading an image folder into its cache (first run only): files done, rate, ETA; Stop cancels it."""
+        self.progress.setRange(0, max(1, event.total))
+        self.progress.setValue(event.done)
+        self.progress.setFormat(f"Reading images {event.done:,}/{event.total:,} · {event.files_per_sec:,.0f} "
+                                f"files/s · ETA {format_duration(event.eta_s)}")
+        skipped = f" {event.skipped:,} unreadable so far (skipped)." if event.skipped else ""
+        self.status.setText(f"Reading {event.folder} once into the image cache; later runs start at once."
+                            f"{skipped}")
+
     def show_started(self, event: RunStarted) -> None:
         total = max(1, event.epochs * event.batches_per_epoch)
         self.progress.setRange(0, total)
         self.progress.setValue(event.start_epoch * event.batches_per_epoch)
-        self.progress.setFormat(f"Epoch {event.start_epoch + 1}/{event.epochs} · starting")
+        self.progress.setFormat(f"Epoch {event.start_epoch + 1}/{event.epochs} · batch 0/{event.batches_per_epoch}"
+                                " · first batch…")
         self._epochs = event.epochs
-        self.status.setText(f"Training on {event.device}: {event.dataset}, {event.num_train:,} train / "
-                            f"{event.num_test:,} test images, {event.params:,} parameters.")
+        self._data_notes = "".join(f"\n{note[0].upper()}{note[1:]}." for note in event.data_notes)
+        self._warm_lines = event.warm_start_lines()
+        self.status.setText("\n".join([f"Training on {event.device}: {event.dataset}, {event.num_train:,} train / "
+                                       f"{event.num_test:,} test images, {event.params:,} parameters."
+                                       f"{self._data_notes}", *self._warm_lines]))
 
-    def show_progress(self, event: BatchProgress) -> None:
+    def show_progress(self, event: BatchProgress | StepProgress) -> None:
         epochs = self._epochs or event.epoch
         if self.progress.maximum() == 0:
             self.progress.setRange(0, max(1, epochs * event.num_batches))
@@ -235,15 +383,18 @@ class TrainingPanel(QWidget):
         self.progress.setRange(0, 1)
         if isinstance(result, Finished):
             self.progress.setValue(1 if not result.cancelled else 0)
-            self.progress.setFormat(f"Stopped after {result.epochs_done} epoch(s)" if result.cancelled
-                                    else f"Done: {result.epochs_done} epoch(s)")
+            self.progress.setFormat(f"Stopped after {count(result.epochs_done, 'epoch')}" if result.cancelled
+                                    else f"Done: {count(result.epochs_done, 'epoch')}")
             if result.epochs_done:
                 self.summary.setText("\n".join(result.summary_lines()))
             else:
                 self.summary.clear()
             self.status.setStyleSheet("")
-            self.status.setText(f"Stopped; what was measured is saved in {result.run_dir}." if result.cancelled
-                                else f"Saved in {result.run_dir}.")
+            self.status.setText("\n".join([f"Stopped; what was measured is saved in {result.run_dir}."
+                                            if result.cancelled else f"Saved in {result.run_dir}.{self._data_notes}",
+                                            *self._warm_lines]))
+            if result.cancelled and not result.epochs_done and result.run_dir:
+                self.offer_discard(result.run_dir)
         else:
             self.progress.setValue(0)
             self.progress.setFormat("Failed")
@@ -255,7 +406,50 @@ class TrainingPanel(QWidget):
         self.status.setStyleSheet(ERROR_TEXT_STYLE)
         self.status.setText(message)
 
+    def offer_discard(self, run_dir: str | None) -> None:
+        """Show (or, with None, hide) the button that deletes a run stopped before its first epoch."""
+        self._discardable = run_dir
+        self.discard_button.setVisible(run_dir is not None)
+        if run_dir is not None:
+            self.status.setText("Stopped before the first epoch ended: nothing to resume or inspect.")
+
+    def show_estimate(self, text: str, *, slow: bool = False,
+                      ways_out: tuple[tuple[str, object, str], ...] = ()) -> None:
+        """The cost line next to Start; when `slow`, said plainly, with one button per (kind, value, label)."""
+        self.cost_estimate.setText(text)
+        self.cost_estimate.setStyleSheet(WARNING_TEXT_STYLE if slow else "")
+        while self.ways_out_layout.count():
+            item = self.ways_out_layout.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        for kind, value, label in ways_out:
+            button = QPushButton(label, objectName=f"wayOut_{kind}")
+            button.clicked.connect(lambda _checked=False, k=kind, v=value: self.wayOutChosen.emit(k, v))
+            self.ways_out_layout.addWidget(button)
+        self.ways_out_layout.addStretch(1)
+        self.ways_out.setVisible(bool(ways_out) and not self._running)
+
+    def reveal(self, field: QWidget) -> None:
+        """Scroll `field` into view and give it the focus (e.g. the batch size, from the summary's link)."""
+        self.findChild(VerticalScrollArea, "trainingSettingsScroll").ensureWidgetVisible(field)
+        field.setFocus(Qt.FocusReason.OtherFocusReason)
+
     # --- internals ---------------------------------------------------------------------------------
+    def _emit_config(self, *_args) -> None:
+        self.configChanged.emit(self.config())
+
+    def _suggest_lr(self) -> None:
+        """Switching the optimizer suggests its usual learning rate, unless the user typed another one."""
+        old, new = self._optimizer_shown, self.optimizer.currentData()
+        self._optimizer_shown = new
+        if old in DEFAULT_LR and new in DEFAULT_LR and abs(self.lr.value() - DEFAULT_LR[old]) < 1e-9:
+            self.lr.setValue(DEFAULT_LR[new])
+
+    def _on_discard_clicked(self) -> None:
+        if self._discardable is not None:
+            self.discardRequested.emit(self._discardable)
+        self.offer_discard(None)
+
     def _on_stop_clicked(self) -> None:
         self.show_stopping()
         self.stopRequested.emit()
@@ -265,20 +459,48 @@ class TrainingPanel(QWidget):
         self.train_button.setToolTip("" if self._arch_valid or self._running
                                      else "Fix the architecture's errors first.")
         self.stop_button.setEnabled(self._running)
+        self.fresh_button.setEnabled(self._init_from is not None and not self._running)
 
     def _update_momentum(self) -> None:
         # Momentum is SGD's; Adam has its own betas.
         self.momentum.setEnabled(not self._running and self.optimizer.currentData() == "sgd")
 
+    def _on_dataset_activated(self, index: int) -> None:
+        """The user picked an entry; "Image folder…" asks for the folder (cancelled: the previous choice stays)."""
+        if self.dataset.itemData(index) != CHOOSE_FOLDER:
+            return
+        previous = dataset_folder(self.dataset.itemData(self._dataset_before))
+        path = QFileDialog.getExistingDirectory(self, "Image folder: one subfolder of images per class",
+                                                str(previous or Path.home()))
+        if path:
+            self.set_folder(path)
+        else:
+            self.dataset.setCurrentIndex(self._dataset_before)
+
     def _update_dataset_hint(self) -> None:
-        info = self._availability.get(self.dataset.currentData())
+        if self.dataset.currentData() != CHOOSE_FOLDER:
+            self._dataset_before = self.dataset.currentIndex()
+        folder = dataset_folder(self.dataset.currentData())
+        if folder is not None and self.dataset.currentData() != CHOOSE_FOLDER:
+            self.dataset_hint.setText(f"{folder}: a subfolder per class, read once into a cache in the data folder.")
+            self.dataset_hint.setToolTip(str(folder))
+            self.dataset_hint.setStyleSheet(MUTED_STYLE)
+            self.dataset_hint.show()
+            return
+        name = self.dataset.currentData()
+        auto = name == "auto" and self._auto is not None
+        info = self._availability.get(self._auto if auto else name)
         if info is None:
             self.dataset_hint.clear()
             self.dataset_hint.hide()
             return
         # Available: a short line (the full path in the tooltip); missing: the whole hint, it says what to do.
-        self.dataset_hint.setText(f"On disk: {Path(info.detail).name}" if info.available
-                                  else f"Not on disk. {info.detail}")
+        if auto:
+            why = "" if self._auto != "sample" else " (the full Fashion-MNIST is not on disk)"
+            text = f"Will use: {DATASET_LABELS.get(self._auto, self._auto)}{why}"
+        else:
+            text = f"On disk: {Path(info.detail).name}" if info.available else f"Not on disk. {info.detail}"
+        self.dataset_hint.setText(text)
         self.dataset_hint.setToolTip(info.detail)
         self.dataset_hint.setStyleSheet(MUTED_STYLE if info.available else WARNING_TEXT_STYLE)
         self.dataset_hint.show()

@@ -1,7 +1,8 @@
 """Past runs as a sortable table: pick some to overlay their curves, open one's architecture, delete.
 
 The table shows `runs.list_runs()` and nothing else; what selecting or opening a run does is up to the
-controller, which listens to the signals.
+controller, which listens to the signals. Each run is named by what changed from its parent run
+(`lineage.run_label`: "ratio 1 → 2"), or by its architecture when it has none.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
                                QTableView, QVBoxLayout, QWidget)
 
 from ... import runs
+from ...lineage import RunLabel, Setups, run_label
 from ...runs import RunError, RunInfo
 from ...units import si
 from .. import style
+from ..text import elide
 
-COLUMNS = ("Architecture", "Params", "Dataset", "Best test acc", "Epochs", "Status", "Date")
+COLUMNS = ("Run", "Params", "Dataset", "Best test acc", "Epochs", "Status", "Date")
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 STATUS_COLORS = {"failed": style.ERROR, "cancelled": style.WARNING, "running": style.RUNNING}
 
@@ -32,11 +35,16 @@ class RunTableModel(QAbstractTableModel):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._rows: list[RunInfo] = []
+        self._labels: list[RunLabel] = []
 
-    def set_runs(self, infos: list[RunInfo]) -> None:
+    def set_runs(self, infos: list[RunInfo], labels: list[RunLabel] | None = None) -> None:
         self.beginResetModel()
         self._rows = list(infos)
+        self._labels = list(labels) if labels is not None else [RunLabel(i.arch_name or "?", "") for i in infos]
         self.endResetModel()
+
+    def label(self, row: int) -> RunLabel:
+        return self._labels[row]
 
     def info(self, row: int) -> RunInfo:
         return self._rows[row]
@@ -57,7 +65,7 @@ class RunTableModel(QAbstractTableModel):
             return None
         info, col = self._rows[index.row()], index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            return (info.arch_name or "?",
+            return (elide(self._labels[index.row()].text) or "?",
                     si(info.params) if info.params else "",
                     info.dataset,
                     "" if info.best_test_acc is None else f"{info.best_test_acc:.3f}",
@@ -65,11 +73,13 @@ class RunTableModel(QAbstractTableModel):
                     info.status,
                     f"{info.created:%Y-%m-%d %H:%M}")[col]
         if role == SORT_ROLE:
-            return (info.arch_name.lower(), info.params, info.dataset,
+            return (self._labels[index.row()].text.lower(), info.params, info.dataset,
                     -1.0 if info.best_test_acc is None else info.best_test_acc,
                     info.epochs_done, info.status, info.created.timestamp())[col]
         if role == Qt.ItemDataRole.ToolTipRole:
             tip = f"{info.path}\n{info.device}" if info.device else str(info.path)
+            if col == 0:
+                tip = f"{self._labels[index.row()].tooltip} ({info.arch_name})\n{tip}"
             return f"{tip}\n{info.message}" if info.message else tip
         if role == Qt.ItemDataRole.ForegroundRole and col == 5 and info.status in STATUS_COLORS:
             return QColor(STATUS_COLORS[info.status])
@@ -88,6 +98,7 @@ class RunHistory(QWidget):
         super().__init__(parent)
         self.setObjectName("runHistory")
         self.root = root
+        self.setups = Setups()  # each run's architecture and settings, read once (labels, parents)
         self.active_run: Path | None = None  # the run being trained: not deletable
         # Asked before deleting; tests replace it. Returns True to go ahead.
         self.confirm: Callable[[str], bool] = self._ask
@@ -118,7 +129,8 @@ class RunHistory(QWidget):
         self.open_button.clicked.connect(self._open_selected)
         self.delete_button.clicked.connect(self.delete_selected)
         self.refresh_button.clicked.connect(self.refresh)
-        self.hint = QLabel("Select several runs to compare their curves.", objectName="runHint")
+        self.hint = QLabel("Select runs to overlay their curves; two also show their settings side by side.",
+                           objectName="runHint", wordWrap=True)  # wraps: never sets the window's width
         self.hint.setStyleSheet(style.MUTED_STYLE)
 
         buttons = QHBoxLayout()
@@ -134,7 +146,8 @@ class RunHistory(QWidget):
     def refresh(self) -> None:
         """Re-read the runs folder, keeping the selection where those runs still exist."""
         selected = set(self.selected_paths())
-        self.model.set_runs(runs.list_runs(self.root))
+        infos = runs.list_runs(self.root)
+        self.model.set_runs(infos, [run_label(info, self.setups) for info in infos])
         self.select(selected, emit=False)
         self._emit_selection()
 

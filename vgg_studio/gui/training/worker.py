@@ -17,7 +17,7 @@ from typing import Protocol
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from ...events import BatchProgress, EpochEnd, Event, Failed, Finished, RunStarted
+from ...events import BatchProgress, DataProgress, EpochEnd, Event, Failed, Finished, RunStarted, StepProgress
 from ...spec import ArchSpec
 from ...train_config import TrainConfig
 
@@ -31,8 +31,8 @@ class TrainFn(Protocol):
     """The engine's entry point (or a test double with the same signature)."""
 
     def __call__(self, spec: ArchSpec, config: TrainConfig, on_event: Callable[[Event], None] | None = None,
-                 cancel: threading.Event | None = None, runs_root: str | Path | None = None
-                 ) -> Finished | Failed: ...
+                 cancel: threading.Event | None = None, runs_root: str | Path | None = None,
+                 parent: str | Path | None = None) -> Finished | Failed: ...
 
 
 def _engine_train() -> TrainFn:
@@ -50,8 +50,9 @@ class TrainingWorker(QObject):
 
     def __init__(self, train_fn: TrainFn | None, spec: ArchSpec, config: TrainConfig,
                  runs_root: str | Path | None, cancel: threading.Event,
-                 outbox: list[Finished | Failed]) -> None:
+                 outbox: list[Finished | Failed], parent_run: Path | None = None) -> None:
         super().__init__()
+        self._parent_run = parent_run
         self._outbox = outbox  # read by the GUI thread after wait(), when `done` may still be queued
         self._train_fn = train_fn
         self._spec = spec
@@ -65,7 +66,7 @@ class TrainingWorker(QObject):
         try:
             train = self._train_fn or _engine_train()
             result = train(self._spec, self._config, on_event=self._forward, cancel=self._cancel,
-                           runs_root=self._runs_root)
+                           runs_root=self._runs_root, parent=self._parent_run)
         except Exception as exc:  # noqa: BLE001 - the engine promises not to raise; if it does, say so
             traceback.print_exc()
             result = Failed(run_dir=None, kind="error",
@@ -86,13 +87,16 @@ class TrainingJob(QObject):
     `ended` fires after the thread has finished, so whoever reacts to it may start the next job at once.
     """
 
+    preparing = Signal(object)  # DataProgress: an image folder being read into its cache, before RunStarted
     started = Signal(object)  # RunStarted
-    progress = Signal(object)  # BatchProgress
+    progress = Signal(object)  # BatchProgress: a point of the curves
+    stepped = Signal(object)  # StepProgress: how far the epoch is, between points
     epochEnded = Signal(object)  # EpochEnd
     ended = Signal(object)  # Finished | Failed
 
     def __init__(self, spec: ArchSpec, config: TrainConfig, runs_root: str | Path | None = None,
-                 train_fn: TrainFn | None = None, parent: QObject | None = None) -> None:
+                 train_fn: TrainFn | None = None, parent: QObject | None = None,
+                 parent_run: Path | None = None) -> None:
         super().__init__(parent)
         # Both are frozen dataclasses: holding them is the snapshot, later edits make new objects.
         self.spec = spec
@@ -105,7 +109,7 @@ class TrainingJob(QObject):
         self._thread.setObjectName("trainingThread")
         self._outbox: list[Finished | Failed] = []
         self._worker: TrainingWorker | None = TrainingWorker(train_fn, spec, config, runs_root, self.cancel,
-                                                             self._outbox)
+                                                             self._outbox, parent_run)
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.run)
         self._worker.event.connect(self._on_event, Qt.ConnectionType.QueuedConnection)
@@ -149,8 +153,12 @@ class TrainingJob(QObject):
             self.started.emit(event)
         elif isinstance(event, BatchProgress):
             self.progress.emit(event)
+        elif isinstance(event, StepProgress):
+            self.stepped.emit(event)
         elif isinstance(event, EpochEnd):
             self.epochEnded.emit(event)
+        elif isinstance(event, DataProgress):
+            self.preparing.emit(event)
 
     @Slot(object)
     def _on_done(self, result: Finished | Failed) -> None:
