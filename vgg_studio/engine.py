@@ -583,7 +583,8 @@ def _finish(session: _Session, result: Finished) -> None:
 
 
 def _checkpoint(session: _Session, epoch: int) -> dict:
-    ckpt = {"epoch": epoch, "model": distributed.unwrap(session.model).state_dict(), "optimizer": session.optimizer.state_dict(),
+    ckpt = {"epoch": epoch, "model": distributed.unwrap(session.model).state_dict(),
+            "optimizer": session.optimizer.state_dict(),
             "scheduler": session.scheduler.state_dict(), "generator": session.generator.get_state(),
             "rng_cpu": torch.get_rng_state(), "epochs": list(session.run.epochs)}
     if session.device.type == "cuda":
