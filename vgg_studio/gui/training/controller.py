@@ -168,9 +168,14 @@ class TrainingController(QObject):
 
     def parent_run(self, config) -> Path | None:
         """The run a new one is compared with: the baseline's latest on the same data, else the last one."""
-        from ...data import resolve_dataset_name  # imported when needed, like refresh_availability does
+        from ...data import DataError  # imported when needed, like refresh_availability does
+        from ...training_data import resolve_name
 
-        dataset = resolve_dataset_name(config.dataset, config.data_dir)
+        try:
+            dataset = resolve_name(config)
+        except DataError:
+            return self._last_started  # the engine will say what is wrong with the data
+
         return choose_parent(runs.list_runs(self.runs_root), self.history.setups, dataset,
                              self.baseline_spec(), self._last_started)
 
