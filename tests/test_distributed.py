@@ -17,6 +17,7 @@ from vgg_studio.cli.torchrun import worker_args
 from vgg_studio.events import BatchProgress, Failed, Finished, RunStarted, event_from_json, event_to_json
 from vgg_studio.launch import Launch, check_launch, torchrun_command
 from vgg_studio.runs import load_run
+from vgg_studio.spec import preset, save
 
 TRAIN = ["train", "--preset", "tiny", "--dataset", "sample", "--device", "cpu", "--batch-size", "128"]
 
@@ -86,20 +87,27 @@ def test_unreachable_node_zero_is_reported_within_the_timeout(tmp_path):
 
 @pytest.mark.slow
 def test_two_processes_train_the_same_run_as_one(tmp_path):
-    one = _cli(*TRAIN, "--epochs", "1", "--out", str(tmp_path / "one"))
-    two = _cli(*TRAIN, "--epochs", "1", "--nproc-per-node", "2", "--out", str(tmp_path / "two"))
+    # float32 and no dropout: under bf16 autocast half a batch rounds differently from a whole one, and each
+    # process draws its own dropout masks, so only then are the two runs the same computation
+    arch = tmp_path / "tiny-no-dropout.json"
+    save(preset("tiny").replace(dropout=0.0), arch)
+    args = ["train", "--arch", str(arch), *TRAIN[3:], "--epochs", "1", "--no-amp"]
+    one = _cli(*args, "--out", str(tmp_path / "one"))
+    two = _cli(*args, "--nproc-per-node", "2", "--out", str(tmp_path / "two"))
     assert one.returncode == 0, one.stderr
     assert two.returncode == 0, two.stderr[-2000:]
     assert "Traceback" not in two.stderr and "test acc" in two.stdout
     a, b = load_run(tmp_path / "one"), load_run(tmp_path / "two")
     meta = json.loads((tmp_path / "two" / "run.json").read_text())
     assert meta["world_size"] == 2 and meta["backend"] == "gloo" and meta["devices"] == ["cpu", "cpu"]
-    # The same global batches in the same order: the curves agree up to the order of float sums (and bf16).
+    # The same global batches in the same order: the first point agrees up to the order of float sums; later
+    # ones drift apart as such differences grow with training, but stay close.
     assert len(a.steps) == len(b.steps)
+    assert b.steps[0]["train_loss"] == pytest.approx(a.steps[0]["train_loss"], abs=1e-3)
     for sa, sb in zip(a.steps, b.steps, strict=True):
         assert sb["train_loss"] == pytest.approx(sa["train_loss"], abs=0.05)
-    assert abs(a.epochs[-1]["test_acc"] - b.epochs[-1]["test_acc"]) < 0.05
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["one", "two"]  # one folder per run, none per process
+    assert abs(a.epochs[-1]["test_acc"] - b.epochs[-1]["test_acc"]) < 0.03
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one", "tiny-no-dropout.json", "two"]  # no folder per process
 
 
 @pytest.mark.slow

@@ -381,6 +381,8 @@ def _prepare(spec: ArchSpec, config: TrainConfig, runs_root, run_dir, resume, pr
     run.update(sessions=[*run.meta.get("sessions", []), {"from_epoch": start_epoch + 1, "device": str(device),
                                                            "bf16": uses_bf16(config, device)}],
                world_size=world.size, backend=world.backend, devices=distributed.all_devices(device, world))
+    if world.rank > 0:  # the same weights everywhere (DDP copies rank 0's), but each process its own dropout masks
+        torch.manual_seed(config.seed + 7919 * world.rank)
     progress.session = _Session(spec, config, device, data, opened.train, opened.test, opened.notes,
                                 distributed.wrap(model, world, device), optimizer, scheduler, generator, run,
                                 start_epoch, elapsed_before, warm, world)

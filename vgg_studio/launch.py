@@ -168,7 +168,7 @@ def _stop_when(proc: subprocess.Popen, cancel: threading.Event) -> None:
 
 def train_in_processes(spec, config, on_event: Callable[[Event], None] | None = None,
                        cancel: threading.Event | None = None, runs_root=None, *, processes: int = 2,
-                       run_dir=None, resume=None) -> Finished | Failed:
+                       run_dir=None, resume=None, parent=None) -> Finished | Failed:
     """`engine.train`'s signature, run on `processes` local processes through torchrun (the window's
     Processes setting): the same events reach `on_event`, the same `cancel` stops every process."""
     import tempfile
@@ -191,6 +191,7 @@ def train_in_processes(spec, config, on_event: Callable[[Event], None] | None = 
         atomic_write_text(cfg, config_json(config))
         args = ["--resume", str(resume)] if resume else ["--arch", str(arch)]
         args += ["--config", str(cfg), "--events", "jsonl"] + (["--out", str(run_dir)] if run_dir else [])
+        args += ["--parent", str(parent)] if parent and not resume else []
         env = {"VGG_STUDIO_RUNS": str(runs_root)} if runs_root is not None else {}
         result = follow(torchrun_command(launch, args), emit, cancel, env)
     result = result or Failed(run_dir=None, kind="error", message="The training processes reported no result.")

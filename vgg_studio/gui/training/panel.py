@@ -8,6 +8,8 @@ snapshot that is trained (as the CLI's `--resize` does), and the run's saved `ar
 
 from __future__ import annotations
 
+import os
+
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,16 @@ def _short_label(dataset: str) -> str:
 CURVE_POINTS_PER_EPOCH = 20  # points of the live curves per epoch (fewer when an epoch has fewer batches)
 
 CHOOSE_FOLDER = FOLDER_PREFIX  # the data of the "Image folder…" entry: choosing it opens a folder dialog
+
+
+def max_processes(devices: list[tuple[str, str]]) -> int:
+    """The Processes setting's maximum: the CPU count (Gloo on CPU processes) or, with GPUs, at least their count."""
+    gpus = 0
+    if any(value == "cuda" for value, _ in devices):
+        import torch  # loaded by now: the device list came from it
+
+        gpus = torch.cuda.device_count()
+    return max(1, os.cpu_count() or 1, gpus)
 
 
 class TrainingPanel(QWidget):
@@ -95,6 +107,12 @@ class TrainingPanel(QWidget):
         for value, label in devices:
             self.device.addItem(label, value)
         self.seed = QSpinBox(objectName="seedSpin", minimum=0, maximum=2**31 - 1, value=defaults.seed)
+        # Several processes train one run through torchrun (DistributedDataParallel): one per GPU with NCCL, or
+        # CPU processes with Gloo. The batch size stays the global batch, split between the processes.
+        self.processes = QSpinBox(objectName="processesSpin", minimum=1, maximum=max_processes(devices), value=1)
+        self.processes.setToolTip("Processes training this run together (torchrun, DistributedDataParallel): up "
+                                  "to one per GPU, or up to the CPU count on the CPU (Gloo). Each takes its share "
+                                  "of every batch, so the batch size must be a multiple of it.")
 
         for combo in (self.dataset, self.optimizer, self.schedule, self.device):
             # As narrow as ~12 characters (the full text in the popup), so the panel fits beside the summary.
@@ -114,6 +132,7 @@ class TrainingPanel(QWidget):
         form.addRow("LR schedule", self.schedule)
         form.addRow("Device", self.device)
         form.addRow("Seed", self.seed)
+        form.addRow("Processes", self.processes)
 
         # Warm start after an edit: the chosen run's weights fill every layer that still fits.
         self.runs_dir: Path | None = None  # where "Start from run…" opens; the controller sets it
@@ -304,6 +323,7 @@ class TrainingPanel(QWidget):
         # A warm start is chosen per run, never carried into the next session.
         settings.setValue("training/config", self.config().replace(init_from=None).to_dict())
         settings.setValue("training/resize", self.resize_box.value())
+        settings.setValue("training/processes", self.processes.value())
 
     def restore_settings(self, settings: QSettings) -> None:
         raw = settings.value("training/config")
@@ -317,12 +337,16 @@ class TrainingPanel(QWidget):
             self.resize_box.setValue(int(settings.value("training/resize", 0)))
         except (TypeError, ValueError):
             self.resize_box.setValue(0)
+        try:
+            self.processes.setValue(int(settings.value("training/processes", 1)))
+        except (TypeError, ValueError):
+            self.processes.setValue(1)
 
     # --- run state ---------------------------------------------------------------------------------
     def set_running(self, running: bool) -> None:
         self._running = running
         for w in (self.dataset, self.resize_box, self.epochs, self.batch_size, self.lr, self.optimizer,
-                  self.momentum, self.schedule, self.device, self.seed, self.start_from_button):
+                  self.momentum, self.schedule, self.device, self.seed, self.processes, self.start_from_button):
             w.setEnabled(not running)
         self.ways_out.setVisible(not running and self.ways_out_layout.count() > 1)
         if running:
