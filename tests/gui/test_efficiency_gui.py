@@ -79,12 +79,14 @@ def test_window_sweep_stopped_during_the_second_variant(qtbot, main_window, monk
     """In the window: a sweep of 3 variants stopped during the second. The first is complete, the second is
     marked stopped, the third never started; the efficiency chart shows the finished run and its front."""
     gate = threading.Event()  # holds variant 2 at its first progress report until Stop has been clicked
+    reached = threading.Event()  # variant 2 has reported its first point (so its run is kept when stopped)
     real_train = engine.train
 
     def train(spec, config, on_event=None, **kw):
         def forward(event):
             on_event(event)
             if isinstance(event, BatchProgress) and spec.ratio == 2:
+                reached.set()
                 gate.wait(120)
         return real_train(spec, config, on_event=forward, **kw)
 
@@ -106,8 +108,9 @@ def test_window_sweep_stopped_during_the_second_variant(qtbot, main_window, monk
 
     _click(qtbot, window.findChild(QPushButton, "startSweepButton"))
     assert not window.findChild(QPushButton, "trainButton").isEnabled()  # one thing at a time
-    qtbot.waitUntil(lambda: status.text().startswith("variant 2/3: ratio=2") and points(ctl.plots.loss_curve) >= 1,
-                    timeout=120_000)
+    # Variant 1's curve may still be drawn when variant 2 starts: wait for variant 2's own first point.
+    qtbot.waitUntil(lambda: status.text().startswith("variant 2/3: ratio=2") and reached.is_set(), timeout=120_000)
+    qtbot.waitUntil(lambda: points(ctl.plots.loss_curve) >= 1, timeout=10_000)
     _click(qtbot, window.findChild(QPushButton, "stopSweepButton"))
     gate.set()
     qtbot.waitUntil(lambda: not eff.sweep.is_running(), timeout=60_000)
