@@ -34,13 +34,13 @@ def tiny_run(tmp_path_factory) -> Path:
     """A finished 1-epoch `tiny` run on 600 + 100 real sample images, trained once per session. Read-only:
     a test that changes a run works on a copy."""
     from sample_subset import sample_subset
-    from vgg_studio import engine
+    from vgg_studio import engine, training_data
     from vgg_studio.spec import preset
     from vgg_studio.train_config import TrainConfig
 
     folder = tmp_path_factory.mktemp("tiny-run") / "run"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(engine, "load_dataset", lambda name, data_dir=None, device="cpu", download=True:
+        mp.setattr(training_data, "load_dataset", lambda name, data_dir=None, device="cpu", download=True:
                    sample_subset(600, 100).to(device))
         result = engine.train(preset("tiny"), TrainConfig(dataset="sample", epochs=1, batch_size=50, device="cpu"),
                               run_dir=folder)

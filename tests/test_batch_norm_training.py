@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sample_subset import sample_subset
+from vgg_studio import training_data
 from vgg_studio import engine
 from vgg_studio.events import Finished
 from vgg_studio.spec import preset
@@ -14,7 +15,7 @@ from vgg_studio.train_config import TrainConfig
 @pytest.mark.slow
 def test_tiny_with_batch_norm_beats_tiny_without(tmp_path, monkeypatch):
     # 2,000 of the sample's training images keep this to seconds on 2 cores; README has the full-sample run.
-    monkeypatch.setattr(engine, "load_dataset", lambda name, data_dir=None, device="cpu", download=True:
+    monkeypatch.setattr(training_data, "load_dataset", lambda name, data_dir=None, device="cpu", download=True:
                         sample_subset(2000, 1000).to(device))
     config = TrainConfig(dataset="sample", device="cpu", epochs=2, seed=0)  # d2l: SGD, lr 0.05, batch 128
     assert (config.optimizer, config.lr, config.batch_size) == ("sgd", 0.05, 128)

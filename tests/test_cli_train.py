@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from sample_subset import sample_subset
-from vgg_studio import cli, data, engine
+from vgg_studio import cli, data, training_data
 from vgg_studio.cli import train as cli_train
 from vgg_studio.events import BatchProgress, EpochEnd, Finished, RunStarted
 from vgg_studio.train_config import TrainConfig
@@ -33,7 +33,7 @@ def isolated(monkeypatch, tmp_path):
     """Runs and data go to temporary folders; the engine trains on 600 + 100 real sample images."""
     monkeypatch.setenv("VGG_STUDIO_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("VGG_STUDIO_DATA", str(tmp_path / "data"))
-    monkeypatch.setattr(engine, "load_dataset", lambda name, data_dir=None, device="cpu", download=True:
+    monkeypatch.setattr(training_data, "load_dataset", lambda name, data_dir=None, device="cpu", download=True:
                         _subset(600, 100).to(device) if name == "sample" else data.load_dataset(name, data_dir, device))
     if "train" not in cli.COMMAND_MODULES:  # registered by the lead in cli/__init__.py
         monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "train"))

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from sample_subset import sample_subset
-from vgg_studio import data, engine
+from vgg_studio import data, engine, training_data
 from vgg_studio.events import BatchProgress, EpochEnd, Failed, Finished, RunStarted, StepProgress
 from vgg_studio.model import build_model
 from vgg_studio.runs import load_run
@@ -33,7 +33,7 @@ def small_sample(monkeypatch):
     """Make the engine load `n_train` + `n_test` real sample images; returns a setter."""
 
     def use(n_train: int, n_test: int) -> None:
-        monkeypatch.setattr(engine, "load_dataset", lambda name, data_dir=None, device="cpu", download=True:
+        monkeypatch.setattr(training_data, "load_dataset", lambda name, data_dir=None, device="cpu", download=True:
                             _subset(n_train, n_test).to(device))
 
     use(1000, 200)

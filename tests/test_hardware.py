@@ -16,8 +16,9 @@ def test_probe_measures_a_matmul_rate_close_to_an_independent_timing():
     torch.mm(a, b)
     best = min(_timed(lambda: torch.mm(a, b)) for _ in range(20))
     independent = 2 * 512**3 / best
-    measured = hardware.probe(torch.device("cpu"), torch.float32, seconds=0.1)
-    # Both are best-of timings on a shared CPU; the probe also tries 1024, which can only be faster.
+    # Both are best-of timings on a shared CPU, where one short probe can be preempted throughout: best of three.
+    # The probe also tries 1024, which can only be faster.
+    measured = max(hardware.probe(torch.device("cpu"), torch.float32, seconds=0.2) for _ in range(3))
     assert measured > 0.3 * independent
 
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vgg_studio import cli, engine
+from vgg_studio import cli, training_data
 from vgg_studio.data import DataError
 from vgg_studio.spec import PRESET_NAMES, SpecError, from_json, load, validate
 
@@ -109,7 +109,7 @@ def no_training(monkeypatch, tmp_path):
     def stop(*args, **kwargs):
         raise DataError("stopped before training (property test)")
 
-    monkeypatch.setattr(engine, "load_dataset", stop)
+    monkeypatch.setattr(training_data, "load_dataset", stop)
 
 
 @QUICK

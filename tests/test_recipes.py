@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from sample_subset import sample_subset
-from vgg_studio import engine, recipes
+from vgg_studio import engine, recipes, training_data
 from vgg_studio.events import BatchProgress, EpochEnd, Finished, RunStarted
 from vgg_studio.model import build_model
 from vgg_studio.runs import load_run
@@ -91,7 +91,7 @@ def test_recipe_settings_are_validated_like_any_other():
 
 @pytest.fixture
 def sample_600(monkeypatch):
-    monkeypatch.setattr(engine, "load_dataset", lambda name, data_dir=None, device="cpu", download=True:
+    monkeypatch.setattr(training_data, "load_dataset", lambda name, data_dir=None, device="cpu", download=True:
                         sample_subset(600, 200).to(device))
 
 

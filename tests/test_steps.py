@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from sample_subset import sample_subset
-from vgg_studio import engine, steps
+from vgg_studio import engine, steps, training_data
 from vgg_studio.events import Compiling, EpochEnd, Finished, Notice
 from vgg_studio.model import build_initialized
 from vgg_studio.spec import preset
@@ -22,7 +22,7 @@ from vgg_studio.train_config import TrainConfig
 
 @pytest.fixture
 def sample_300(monkeypatch):
-    monkeypatch.setattr(engine, "load_dataset", lambda name, data_dir=None, device="cpu", download=True:
+    monkeypatch.setattr(training_data, "load_dataset", lambda name, data_dir=None, device="cpu", download=True:
                         sample_subset(300, 100).to(device))
 
 

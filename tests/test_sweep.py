@@ -11,7 +11,8 @@ import threading
 import pytest
 
 from sample_subset import sample_subset
-from vgg_studio import cli, data, engine
+from vgg_studio import training_data
+from vgg_studio import cli, data
 from vgg_studio.efficiency import collect, pareto_front
 from vgg_studio.events import Finished
 from vgg_studio.runs import list_runs, load_run
@@ -29,7 +30,7 @@ def isolated(monkeypatch, tmp_path):
     monkeypatch.setenv("VGG_STUDIO_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("VGG_STUDIO_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("VGG_STUDIO_MEASUREMENTS", str(tmp_path / "measurements.json"))
-    monkeypatch.setattr(engine, "load_dataset", lambda name, data_dir=None, device="cpu", download=True:
+    monkeypatch.setattr(training_data, "load_dataset", lambda name, data_dir=None, device="cpu", download=True:
                         sample_subset(200, 100, seed=2).to(device) if name == "sample"
                         else data.load_dataset(name, data_dir, device))
 

@@ -12,6 +12,7 @@ import json
 import pytest
 
 from sample_subset import sample_subset
+from vgg_studio import training_data
 from vgg_studio import engine
 from vgg_studio.cli import main
 from vgg_studio.events import BatchProgress, EpochEnd, Failed, Finished, RunStarted
@@ -32,7 +33,7 @@ def _load(name, data_dir=None, device="cpu", download=True):
 def finished_tiny(tmp_path_factory):
     """A finished 2-epoch `tiny` run on real sample images."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(engine, "load_dataset", _load)
+        mp.setattr(training_data, "load_dataset", _load)
         result = engine.train(preset("tiny"), CONFIG.replace(epochs=2), runs_root=tmp_path_factory.mktemp("runs"))
     assert isinstance(result, Finished) and result.epochs_done == 2, result
     return result.run_dir
@@ -40,7 +41,7 @@ def finished_tiny(tmp_path_factory):
 
 @pytest.fixture
 def sample(monkeypatch):
-    monkeypatch.setattr(engine, "load_dataset", _load)
+    monkeypatch.setattr(training_data, "load_dataset", _load)
 
 
 def _first_epoch(spec, config, tmp_path):

@@ -24,10 +24,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .batching import batch_indices, prepare_batch
-from .data import Dataset, DataError, Split, load_dataset, resolve_dataset_name
+from . import distributed
+from .batch_sources import BatchSource
+from .batching import prepare_batch
+from .data import Dataset, DataError
+from .distributed import World
 from .events import BatchProgress, Compiling, EpochEnd, Event, Failed, Finished, Notice, RunStarted, StepProgress
 from .hardware import Peak, achieved_flops, peak, share
+from .image_folder import DecodeCancelled
 from .model import build_initialized
 from .recipes import augment, decay_groups
 from .runs import RunError, RunFolder, RunResults, damaged_checkpoint
@@ -36,9 +40,11 @@ from .spec import load as load_spec
 from .steps import Steps
 from .summary import summarize
 from .train_config import ConfigError, TrainConfig, resume_changes, validate_config
+from .training_data import open_training_data, resolve_name
 from .warm_start import WarmStart, warm_start
 
 STEP_PROGRESS_S = 0.25  # StepProgress between points at most this often
+_ALONE = World()  # one process, no torchrun
 NUM_EXAMPLES = 64  # test images kept in results.npz for the results view
 
 
@@ -131,7 +137,10 @@ class _Session:
     spec: ArchSpec
     config: TrainConfig
     device: torch.device
-    data: Dataset
+    data: Dataset  # classes, mean/std and sizes; batches come from the two sources
+    train_source: BatchSource
+    test_source: BatchSource
+    data_notes: tuple[str, ...]  # what was read or skipped, and where the batches live and why
     model: nn.Module
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LambdaLR
@@ -140,6 +149,7 @@ class _Session:
     start_epoch: int
     elapsed_before: float  # seconds spent in earlier sessions of a resumed run
     warm: WarmStart | None = None  # what a warm start (config.init_from) copied
+    world: World = _ALONE  # the processes training together (torchrun)
     steps: Steps | None = None  # the (possibly compiled) step functions, made when the epochs start
     peak: Peak | None = None  # the device's matmul peak for the dtype used, for the hardware share
     flops_per_example: float = math.nan  # of training: 3 x the forward FLOPs (hardware.achieved_flops)
@@ -185,19 +195,26 @@ class _Session:
         return 2 * self.config.batch_size
 
     def make_steps(self, emit: Callable[[Event], None]) -> None:
-        """The step functions (compiled if asked) and the peak the hardware share is measured against."""
+        """The step functions (compiled if asked) and the peak the hardware share is measured against.
+
+        Kept bf16 weights are left out with several processes: DDP all-reduces the gradients of the model's own
+        parameters, which the kept copies would bypass. Each process steps its shard of a batch.
+        """
         self.peak = peak(self.device, torch.bfloat16 if self.amp else torch.float32)
         self.flops_per_example = achieved_flops(summarize(self.spec).total_flops, 1.0)
+        n = self.world.size
         self.steps = Steps(self.model, self.optimizer, self.forward_loss, self.predict, compile=self.config.compile,
-                           kept_bf16=self.amp and self.device.type == "cpu", batch_size=self.config.batch_size,
-                           eval_batch_size=self.eval_batch_size, on_compiling=lambda step: emit(Compiling(step)),
+                           kept_bf16=self.amp and self.device.type == "cpu" and not self.world.distributed,
+                           batch_size=self.config.batch_size // n, eval_batch_size=self.eval_batch_size // n,
+                           eval_model=distributed.unwrap(self.model),
+                           on_compiling=lambda step: emit(Compiling(step)),
                            on_fallback=lambda message: emit(Notice(message)))
 
     def hardware_share(self, examples_per_sec: float) -> float:
-        """The share of the device's peak that training at this rate uses (see `hardware`), 0..1."""
+        """The share of each device's peak that training at this (all processes') rate uses (see `hardware`), 0..1."""
         if self.peak is None:
             return math.nan
-        return share(self.flops_per_example * examples_per_sec, self.peak.flops)
+        return share(self.flops_per_example * examples_per_sec / self.world.size, self.peak.flops)
 
 
 @dataclass
@@ -207,6 +224,24 @@ class _Progress:
     run: RunFolder | None = None  # the run folder, once made or reopened
     started: bool = False  # the folder holds this session's settings and says "running"
     session: _Session | None = None
+    world: World = _ALONE  # joined: the process group to leave at the end
+
+
+class _ReadOnlyRun(RunFolder):
+    """The run folder as ranks other than 0 see it: they read it to resume, rank 0 alone writes (and locks) it."""
+
+    @classmethod
+    def create(cls, spec: ArchSpec, config: TrainConfig, *, root=None, path=None, **meta) -> _ReadOnlyRun:
+        return cls(Path(path or root or "."), dict(meta), [], [])
+
+    def _skip(self, *args, **kwargs) -> None:
+        pass
+
+    write_config = update = _write_metrics = save_torch = save_results = log_error = _skip
+    lock = unlock = discard = truncate = _skip
+
+    def add_steps(self, rows: list[dict]) -> None:
+        self.steps.extend(rows)
 
 
 @dataclass
@@ -235,6 +270,9 @@ def train(spec: ArchSpec, config: TrainConfig, on_event: Callable[[Event], None]
     emit = on_event or (lambda event: None)
     cancel = cancel if cancel is not None else threading.Event()
     progress = _Progress()
+    world = distributed.world_from_env()
+    if not world.is_main:
+        emit = lambda event: None  # noqa: E731 - rank 0 alone reports; the others train in silence
 
     def fail(kind, message: str) -> Failed:
         run = progress.run
@@ -245,10 +283,16 @@ def train(spec: ArchSpec, config: TrainConfig, on_event: Callable[[Event], None]
         return event
 
     try:
-        session = _prepare(spec, config, runs_root, run_dir, resume, progress, parent, meta)
+        session = _prepare(spec, config, runs_root, run_dir, resume, progress, emit, cancel, parent, meta, world)
         return _run_epochs(session, emit, cancel)
+    except distributed.dist.DistBackendError as exc:
+        return fail("error", f"Another process of this run stopped, so this one cannot go on: "
+                             f"{str(exc).splitlines()[0]}")
     except DataError as exc:
         return fail("data", str(exc))
+    except DecodeCancelled:
+        return fail("stopped", "Stopped on request while reading the image folder; nothing was trained, and the "
+                               "next run reads the folder again.")
     except (SpecError, ConfigError, RunError) as exc:
         return fail("spec", str(exc))
     except _Diverged as exc:
@@ -277,6 +321,7 @@ def train(spec: ArchSpec, config: TrainConfig, on_event: Callable[[Event], None]
     finally:
         if progress.run is not None:
             progress.run.unlock()
+        distributed.leave(progress.world)
 
 
 def _best_effort(write: Callable[..., None], *args, **kwargs) -> bool:
@@ -317,8 +362,11 @@ def _oom_message(spec: ArchSpec, config: TrainConfig, session: _Session | None) 
 
 
 def _prepare(spec: ArchSpec, config: TrainConfig, runs_root, run_dir, resume, progress: _Progress,
-             parent=None, meta=None) -> _Session:
+             emit: Callable[[Event], None], cancel: threading.Event, parent=None, meta=None,
+             world: World = _ALONE) -> _Session:
     """Check the settings, load the data, build the model and optimizer, then make or reopen the run folder.
+
+    In a run of several processes every rank prepares the same way; only rank 0 writes the run folder.
 
     A resume is checked (the folder's lock, the settings it may change, the checkpoint) before anything is
     written, so a refused resume leaves the run folder byte-identical.
@@ -326,15 +374,19 @@ def _prepare(spec: ArchSpec, config: TrainConfig, runs_root, run_dir, resume, pr
     problems = validate_config(config)
     if problems:
         raise ConfigError(" ".join(problems))
-    device = pick_device(config.device)
-    dataset = resolve_dataset_name(config.dataset, config.data_dir)
+    distributed.check_batch_size(config.batch_size, world.size)
+    world, device = distributed.join(world, pick_device(config.device))
+    progress.world = world
+    folder = RunFolder if world.is_main else _ReadOnlyRun
+    dataset = resolve_name(config)
     config = config.replace(dataset=dataset)  # saved resolved, so a resume trains on the same data
     ckpt: dict | None = None
     if resume is not None:
-        progress.run = RunFolder.reopen(resume)
+        progress.run = folder.reopen(resume)
         progress.run.lock()
         ckpt = _check_resume(progress.run, config)
-    data = load_dataset(dataset, config.data_dir, device)
+    opened = open_training_data(config, spec.in_channels, spec.input_size, device, emit, cancel)
+    data = opened.dataset
     spec = check(spec.replace(in_channels=data.channels, num_classes=len(data.classes)))
 
     torch.manual_seed(config.seed)
@@ -369,7 +421,7 @@ def _prepare(spec: ArchSpec, config: TrainConfig, runs_root, run_dir, resume, pr
         run.write_config(config)
         run.update(status="running", message="", device=str(device), epochs=config.epochs)
     else:
-        run = RunFolder.create(spec, config, root=runs_root, path=run_dir, device=str(device), dataset=dataset,
+        run = folder.create(spec, config, root=runs_root, path=run_dir, device=str(device), dataset=dataset,
                                params=params, epochs=config.epochs,
                                parent=str(Path(parent).expanduser().resolve()) if parent else None,
                                # what predicting and exporting need to prepare an image as in training
@@ -379,9 +431,13 @@ def _prepare(spec: ArchSpec, config: TrainConfig, runs_root, run_dir, resume, pr
     progress.started = True
     # Which epochs ran where and in which precision: config.json holds the latest of these settings.
     run.update(sessions=[*run.meta.get("sessions", []), {"from_epoch": start_epoch + 1, "device": str(device),
-                                                           "bf16": uses_bf16(config, device)}])
-    progress.session = _Session(spec, config, device, data, model, optimizer, scheduler, generator, run,
-                                start_epoch, elapsed_before, warm)
+                                                           "bf16": uses_bf16(config, device)}],
+               world_size=world.size, backend=world.backend, devices=distributed.all_devices(device, world))
+    if world.rank > 0:  # the same weights everywhere (DDP copies rank 0's), but each process its own dropout masks
+        torch.manual_seed(config.seed + 7919 * world.rank)
+    progress.session = _Session(spec, config, device, data, opened.train, opened.test, opened.notes,
+                                distributed.wrap(model, world, device), optimizer, scheduler, generator, run,
+                                start_epoch, elapsed_before, warm, world)
     return progress.session
 
 
@@ -427,8 +483,9 @@ def _run_epochs(session: _Session, emit: Callable[[Event], None], cancel: thread
     emit(RunStarted(run_dir=str(run.path), device=str(session.device), dataset=data.name,
                     num_train=len(data.train), num_test=len(data.test), batches_per_epoch=session.num_batches,
                     epochs=cfg.epochs, start_epoch=session.start_epoch,
-                    params=sum(p.numel() for p in session.model.parameters()), peak_flops=session.peak.flops,
-                    peak_label=session.peak.label,
+                    params=sum(p.numel() for p in session.model.parameters()), world_size=session.world.size,
+                    classes=tuple(data.classes),
+                    data_notes=session.data_notes, peak_flops=session.peak.flops, peak_label=session.peak.label,
                     **({"init_from": session.warm.source, "reused_layers": session.warm.reused,
                         "new_layers": session.warm.new} if session.warm is not None else {})))
     t_run = time.perf_counter()
@@ -481,12 +538,21 @@ def _run_epochs(session: _Session, emit: Callable[[Event], None], cancel: thread
     return event
 
 
-def _read_back(loss_sum: torch.Tensor, correct: torch.Tensor, epoch: int, batch: int) -> tuple[float, float]:
-    """The epoch's summed loss and correct count: one host-device synchronisation; _Diverged on a non-finite loss."""
-    total, right = torch.stack([loss_sum, correct.float()]).tolist()
+def _read_back(loss_sum: torch.Tensor, correct: torch.Tensor, epoch: int, batch: int, seen: int,
+               world: World = _ALONE, stop: bool = False) -> tuple[float, float, int, bool]:
+    """The epoch's summed loss and correct count, the examples seen and whether to stop: one host-device
+    synchronisation (and, with several processes, one all-reduce of these four numbers, so every process
+    agrees on them); _Diverged on a non-finite loss."""
+    values = torch.stack([loss_sum, correct.float()])
+    if world.distributed:
+        local = torch.tensor([seen, stop], dtype=values.dtype, device=values.device)
+        values = distributed.all_sum(torch.cat([values, local]), world)
+    total, right, *shared = values.tolist()
+    if shared:
+        seen, stop = int(shared[0]), shared[1] > 0
     if not math.isfinite(total):
         raise _Diverged(epoch, batch, total)
-    return total, right
+    return total, right, seen, stop
 
 
 def _train_epoch(session: _Session, epoch: int, emit: Callable[[Event], None], cancel: threading.Event,
@@ -496,12 +562,15 @@ def _train_epoch(session: _Session, epoch: int, emit: Callable[[Event], None], c
     Each point is the mean over the batches since the previous one (the sums are read back, the previous
     sums subtracted on the host); the epoch's own loss and accuracy stay running means over all its batches.
     Between points, StepProgress says how far the epoch is, without reading anything back.
+
+    With several processes each takes its shard of every global batch, and a stop takes effect at the next
+    point, where all processes agree on it (a process that stopped alone would leave the others waiting).
     """
-    cfg, data, model, run, stepper = session.config, session.data, session.model, session.run, session.steps
+    cfg, data, run, world, stepper = session.config, session.data, session.run, session.world, session.steps
     assert stepper is not None, "the run's steps are made before its first epoch"
     n_train, num_batches = len(data.train), session.num_batches
     points = {max(1, round(k * num_batches / cfg.points_per_epoch)) for k in range(1, cfg.points_per_epoch + 1)}
-    model.train()
+    session.model.train()
     t0 = last_tick = time.perf_counter()
     compiled_before = stepper.compile_seconds
 
@@ -510,56 +579,61 @@ def _train_epoch(session: _Session, epoch: int, emit: Callable[[Event], None], c
         return now - t0 - (stepper.compile_seconds - compiled_before)
     loss_sum = torch.zeros((), device=session.device)
     correct = torch.zeros((), device=session.device, dtype=torch.int64)
-    seen, done, emitted, cancelled = 0, 0, 0, False
-    read = (0, 0, 0.0, 0.0)  # batch, examples, loss sum and correct count at the last point
+    seen, done, emitted, cancelled = 0, 0, 0, False  # seen: examples stepped by this process
+    seen_all = 0  # by all processes, as of the last point
+    read = (0, 0, 0.0, 0.0)  # batch, examples (all processes), loss sum and correct count at the last point
     train_loss = train_acc = math.nan
 
-    def point(batch: int) -> tuple[float, float]:
-        """Record the point after `batch`: (interval mean loss, interval accuracy)."""
-        nonlocal read, train_loss, train_acc
-        total, right = _read_back(loss_sum, correct, epoch, batch)
-        n = seen - read[1]
+    def point(batch: int) -> tuple[float, float, bool]:
+        """Record the point after `batch`: (interval mean loss, interval accuracy, whether to stop)."""
+        nonlocal read, train_loss, train_acc, seen_all
+        total, right, seen_all, stop = _read_back(loss_sum, correct, epoch, batch, seen, world, cancel.is_set())
+        n = seen_all - read[1]
         loss, acc = (total - read[2]) / n, (right - read[3]) / n
-        read = (batch, seen, total, right)
-        train_loss, train_acc = total / seen, right / seen
+        read = (batch, seen_all, total, right)
+        train_loss, train_acc = total / seen_all, right / seen_all
         run.add_steps([{"epoch_float": epoch - 1 + batch / num_batches, "train_loss": loss, "train_acc": acc}])
-        return loss, acc
+        return loss, acc, stop and world.distributed
 
     def eta(rate: float) -> float:
-        left = (cfg.epochs - epoch) * n_train + (n_train - seen)
+        left = (cfg.epochs - epoch) * n_train + (n_train - seen * world.size)
         return left / rate + (cfg.epochs - epoch + 1) * eval_time
-    for i, idx in enumerate(batch_indices(n_train, cfg.batch_size, session.generator, session.device), 1):
-        if cancel.is_set():
+    for i, (images, y) in enumerate(session.train_source.batches(cfg.batch_size, session.generator), 1):
+        if cancelled or (cancel.is_set() and not world.distributed):
             cancelled = True
             break
-        x, y = session.batch(session.augmented(data.train.images[idx])), data.train.labels[idx]
-        out, loss = stepper.train_step(x, y)
+        global_batch = len(y)
+        images, y = distributed.shard(images, world), distributed.shard(y, world)
+        # DDP averages gradients over processes; the scale makes that the global batch's mean loss
+        scale = len(y) * world.size / global_batch if world.distributed else 1.0
+        out, loss = stepper.train_step(session.batch(session.augmented(images)), y, loss_scale=scale)
         session.scheduler.step()
-        loss_sum += loss.detach().float() * len(idx)
+        loss_sum += loss.detach().float() * len(y)  # this process's summed loss (loss: its shard's mean)
         correct += (out.argmax(1) == y).sum()
-        seen, done = seen + len(idx), i
+        seen, done = seen + len(y), i
         now = time.perf_counter()
         if i in points:
-            loss, acc = point(i)
+            loss, acc, cancelled = point(i)
             emitted += 1
-            rate = seen / stepping(now)
+            rate = seen_all / stepping(now)
             emit(BatchProgress(epoch=epoch, batch=i, num_batches=num_batches, epoch_float=epoch - 1 + i / num_batches,
                                train_loss=loss, train_acc=acc, examples_per_sec=rate, eta_s=eta(rate),
                                hardware_share=session.hardware_share(rate)))
             last_tick = now
         elif i == 1 or now - last_tick >= STEP_PROGRESS_S:
-            rate = seen / stepping(now)
+            rate = seen * world.size / stepping(now)
             emit(StepProgress(epoch=epoch, batch=i, num_batches=num_batches, examples_per_sec=rate, eta_s=eta(rate)))
             last_tick = now
-    if done != read[0]:  # stopped between read-backs: record what was measured since the last one
+    if done != read[0]:  # stopped between points (one process only): record what was measured since the last one
         point(done)
-    return _EpochSteps(seen, stepping(time.perf_counter()), train_loss, train_acc, cancelled, emitted)
+    return _EpochSteps(seen_all, stepping(time.perf_counter()), train_loss, train_acc, cancelled, emitted)
 
 
 def _finish(session: _Session, result: Finished) -> None:
     """Final weights and the run's closing status, after the last epoch or a stop."""
     run = session.run
-    run.save_torch("final.pt", {k: v.detach().cpu() for k, v in session.model.state_dict().items()})
+    weights = distributed.unwrap(session.model).state_dict()
+    run.save_torch("final.pt", {k: v.detach().cpu() for k, v in weights.items()})
     message = ""
     if result.cancelled and result.epochs_done:
         message = (f"Stopped on request during epoch {result.epochs_done + 1}; the checkpoint holds epoch "
@@ -570,7 +644,8 @@ def _finish(session: _Session, result: Finished) -> None:
 
 
 def _checkpoint(session: _Session, epoch: int) -> dict:
-    ckpt = {"epoch": epoch, "model": session.model.state_dict(), "optimizer": session.optimizer.state_dict(),
+    ckpt = {"epoch": epoch, "model": distributed.unwrap(session.model).state_dict(),
+            "optimizer": session.optimizer.state_dict(),
             "scheduler": session.scheduler.state_dict(), "generator": session.generator.get_state(),
             "rng_cpu": torch.get_rng_state(), "epochs": list(session.run.epochs)}
     if session.device.type == "cuda":
@@ -580,22 +655,27 @@ def _checkpoint(session: _Session, epoch: int) -> dict:
 
 @torch.inference_mode()
 def evaluate(session: _Session, cancel: threading.Event | None = None) -> tuple[float, RunResults]:
-    """Accuracy on the whole test split, with its confusion matrix and a few examples, misclassified first."""
-    session.model.eval()
-    test: Split = session.data.test
+    """Accuracy on the whole test split, with its confusion matrix and a few examples, misclassified first.
+
+    With several processes each predicts its shard of every test batch and the predictions are gathered.
+    """
+    model, world = distributed.unwrap(session.model), session.world
+    model.eval()
+    test = session.test_source
     preds = []
-    predict = session.steps.predict if session.steps is not None else partial(session.predict, session.model)
-    for idx in batch_indices(len(test), session.eval_batch_size, None, session.device):
-        if cancel is not None and cancel.is_set():
+    predict = session.steps.predict if session.steps is not None else partial(session.predict, model)
+    for images, _ in test.batches(session.eval_batch_size, None):
+        if cancel is not None and cancel.is_set() and not world.distributed:
             raise _Cancelled
-        preds.append(predict(session.batch(test.images[idx])).argmax(1))
+        mine = predict(session.batch(distributed.shard(images, world))).argmax(1)
+        preds.append(distributed.gather_shards(mine, len(images), world))
     pred = torch.cat(preds)
     k = len(session.data.classes)
     confusion = torch.bincount(test.labels * k + pred, minlength=k * k).reshape(k, k).cpu().numpy()
     pred_np, true_np = pred.cpu().numpy(), test.labels.cpu().numpy()
     wrong = np.flatnonzero(pred_np != true_np)
     chosen = np.concatenate([wrong, np.flatnonzero(pred_np == true_np)])[:NUM_EXAMPLES]
-    examples = test.images[torch.as_tensor(chosen, device=test.images.device)].cpu().numpy()
+    examples = test.images_at(chosen)
     results = RunResults(classes=tuple(session.data.classes), confusion=confusion, examples=examples,
                          example_pred=pred_np[chosen], example_true=true_np[chosen])
     return float(np.trace(confusion)) / max(len(test), 1), results

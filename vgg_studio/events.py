@@ -6,9 +6,23 @@ signals. Keeping them plain (no Qt, no tensors) lets them cross threads and be t
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 from dataclasses import dataclass
 from typing import Literal
+
+
+@dataclass(frozen=True)
+class DataProgress:
+    """Decoding an image folder into its cache (before RunStarted), a few times a second: stoppable."""
+
+    folder: str
+    done: int  # files decoded so far
+    total: int  # files to decode (those already in the cache are not counted)
+    skipped: int  # unreadable files among those done
+    files_per_sec: float
+    eta_s: float  # nan until the rate is known
 
 
 @dataclass(frozen=True)
@@ -22,6 +36,9 @@ class RunStarted:
     epochs: int  # total epochs the run will reach
     start_epoch: int  # 0 for a fresh run, the last finished epoch when resuming
     params: int
+    world_size: int = 1  # processes training together (torchrun)
+    classes: tuple[str, ...] = ()  # the dataset's class names (an image folder's folder names)
+    data_notes: tuple[str, ...] = ()  # sentences: images read or skipped, resident or streaming and why
     peak_flops: float = math.nan  # the device's measured matmul peak for the dtype the run computes in
     peak_label: str = ""  # what that peak is, e.g. "this CPU's bf16 peak"
     init_from: str | None = None  # warm start: the run whose weights were copied where layers fit
@@ -115,9 +132,10 @@ class Finished:
                 f"{self.examples_per_sec:.1f} examples/sec on {self.device}")
 
 
-# data / spec: bad input, nothing was trained (the CLI exits 2); disk: the run folder could not be written
-# (full, read-only or deleted); diverged, out_of_memory, error: the run itself failed (the CLI exits 1).
-FailureKind = Literal["diverged", "out_of_memory", "data", "spec", "disk", "error"]
+# data / spec: bad input, nothing was trained (the CLI exits 2); stopped: stopped while the data was being
+# prepared; disk: the run folder could not be written (full, read-only or deleted); diverged, out_of_memory,
+# error: the run itself failed (the CLI exits 1).
+FailureKind = Literal["diverged", "out_of_memory", "data", "spec", "stopped", "disk", "error"]
 
 
 @dataclass(frozen=True)
@@ -127,4 +145,24 @@ class Failed:
     message: str  # full sentence for the user, says what to do
 
 
-Event = RunStarted | BatchProgress | StepProgress | EpochEnd | Compiling | Notice | Finished | Failed
+Event = (DataProgress | RunStarted | BatchProgress | StepProgress | EpochEnd | Compiling | Notice | Finished
+         | Failed)
+
+
+_EVENT_TYPES = {cls.__name__: cls for cls in (DataProgress, RunStarted, BatchProgress, StepProgress, EpochEnd,
+                                               Compiling, Notice, Finished, Failed)}
+
+
+def event_to_json(event: Event) -> str:
+    """One line of JSON: how a training process reports to the process that launched it (see launch.py)."""
+    return json.dumps({"event": type(event).__name__, **dataclasses.asdict(event)}, allow_nan=True)
+
+
+def event_from_json(line: str) -> Event | None:
+    """The event a line of `event_to_json` holds; None for any other line (a warning printed by a library)."""
+    try:
+        data = json.loads(line)
+        cls = _EVENT_TYPES[data.pop("event")]
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None

@@ -32,11 +32,13 @@ class Steps:
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, forward_loss: ForwardLoss,
                  predict: Predict, *, compile: bool, kept_bf16: bool, batch_size: int, eval_batch_size: int,
-                 on_compiling: Callable[[str], None], on_fallback: Callable[[str], None]) -> None:
+                 on_compiling: Callable[[str], None], on_fallback: Callable[[str], None],
+                 eval_model: nn.Module | None = None) -> None:
+        """`eval_model`: what evaluation runs when it is not `model` itself (the module inside DDP's wrapper)."""
         self.model, self.optimizer = model, optimizer
         self._kept = KeptBf16Weights(model) if kept_bf16 and not compile else None
-        net = self._kept or model
-        self._eager = {"training": lambda x, y: forward_loss(net, x, y), "evaluation": lambda x: predict(net, x)}
+        net, eval_net = self._kept or model, self._kept or eval_model or model
+        self._eager = {"training": lambda x, y: forward_loss(net, x, y), "evaluation": lambda x: predict(eval_net, x)}
         self._sizes = {"training": batch_size, "evaluation": eval_batch_size}
         self._on_compiling, self._on_fallback = on_compiling, on_fallback
         self._compiled: dict[str, Callable] = {}
@@ -50,10 +52,11 @@ class Steps:
             except Exception as exc:  # noqa: BLE001 - e.g. a Python or platform that torch.compile does not support
                 self._fail(exc)
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Zero the gradients, forward, loss, backward, optimizer step."""
+    def train_step(self, x: torch.Tensor, y: torch.Tensor,
+                   loss_scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+        """Zero the gradients, forward, backward of loss × loss_scale, optimizer step; returns the unscaled loss."""
         self._zero_grad()
-        out, loss = self._forward_backward(x, y)
+        out, loss = self._forward_backward(x, y, loss_scale)
         if self._kept is not None:
             self._kept.grads_to_float32()
         self.optimizer.step()
@@ -76,15 +79,18 @@ class Steps:
         else:
             self.optimizer.zero_grad(set_to_none=True)
 
-    def _forward_backward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _forward_backward(self, x: torch.Tensor, y: torch.Tensor,
+                          scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+        def backward(loss: torch.Tensor) -> None:
+            (loss if scale == 1.0 else loss * scale).backward()
         fn = self._choose("training", x)
         if fn is not None:
             try:
-                return self._first_call("training", lambda: fn(x, y), then=lambda r: r[1].backward())
+                return self._first_call("training", lambda: fn(x, y), then=lambda r: backward(r[1]))
             except _CompileFailed:
                 self._zero_grad()  # a backward that failed half-way may have left gradients behind
         out, loss = self._eager["training"](x, y)
-        loss.backward()
+        backward(loss)
         return out, loss
 
     def _choose(self, name: str, x: torch.Tensor) -> Callable | None:

@@ -7,7 +7,9 @@ The input size is not here: it is the architecture's `input_size`, and the data 
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 # The word lists of the training settings: one home for the names the CLI accepts and the labels the GUI shows.
@@ -26,12 +28,26 @@ SCHEDULE_LABELS = {"constant": "Constant", "cosine": "Cosine", "onecycle": "One-
 DEVICES = ("auto", "cpu", "cuda", "mps")
 RECIPES = ("d2l", "fast")  # named presets of the settings below (values in `recipes.py`); d2l is the default
 RECIPE_LABELS = {"d2l": "d2l (the chapter's train_ch6)", "fast": "fast (airbench-style)"}
+FOLDER_PREFIX = "folder:"  # dataset "folder:PATH": your own images, one subfolder per class (image_folder.py)
+DATA_MODES = ("auto", "resident", "stream")  # auto: resident when the images fit comfortably (batch_sources.py)
+
+
+def dataset_folder(dataset: str) -> Path | None:
+    """The folder of a "folder:PATH" dataset name (~ expanded), None for a built-in name."""
+    if not isinstance(dataset, str) or not dataset.startswith(FOLDER_PREFIX):
+        return None
+    return Path(dataset[len(FOLDER_PREFIX):].strip()).expanduser()
+
+
+def folder_dataset(path: str | os.PathLike[str]) -> str:
+    """The dataset name of an image folder, with its absolute path (so a resume reads the same files)."""
+    return FOLDER_PREFIX + str(Path(path).expanduser().absolute())
 
 
 # What a resume may change: how far to train and where/how fast it runs. Everything else defines the run, so
 # config.json (one set of settings for every epoch) could not say what the earlier epochs used.
 RESUME_MAY_CHANGE = ("epochs", "device", "data_dir", "amp", "channels_last", "cudnn_benchmark", "points_per_epoch",
-                     "compile")
+                     "data_mode", "compile")
 
 
 class ConfigError(ValueError):
@@ -61,6 +77,10 @@ class TrainConfig:
     channels_last: bool = True  # on CUDA and CPU (oneDNN prefers it)
     cudnn_benchmark: bool = True  # on CUDA
     points_per_epoch: int = 5  # BatchProgress events per epoch
+    # Image folders ("folder:PATH" datasets) only:
+    test_fraction: float = 0.1  # held out per class for testing when the folder has no test/ part
+    cache_size: int = 0  # side of the cached images in pixels; 0: the architecture's input size
+    data_mode: str = "auto"  # on the device (resident), streamed from host memory (stream), or whichever fits
     # Warm start: a finished run's folder; its weights fill every layer that still fits (see warm_start.py).
     init_from: str | None = None
 
@@ -77,6 +97,23 @@ class TrainConfig:
         if unknown:
             raise ConfigError(f"Unknown training setting {sorted(unknown)[0]!r}.")
         return cls(**data)
+
+    @classmethod
+    def from_json_file(cls, path: str) -> TrainConfig:
+        """Settings saved as JSON (a run's config.json); ConfigError says what is wrong with the file."""
+        import json
+
+        try:
+            with open(path, encoding="utf-8") as fh:
+                data = json.load(fh)
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise ConfigError(f"Cannot read the training settings in {path}: {exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path} does not hold training settings (a JSON object such as a run's config.json).")
+        try:
+            return cls.from_dict(data)
+        except TypeError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
 
 
 def optimizer_state_key(config: TrainConfig) -> str:
@@ -104,7 +141,12 @@ def validate_config(config: TrainConfig) -> list[str]:
         if value not in options:
             problems.append(f"{name} must be one of {', '.join(options)} (got {value!r}).")
 
-    choice(config.dataset, "Dataset", DATASET_CHOICES)
+    if dataset_folder(config.dataset) is None:
+        choice(config.dataset, "Dataset", (*DATASET_CHOICES, "folder:PATH"))
+    elif not config.dataset[len(FOLDER_PREFIX):].strip():
+        problems.append("Dataset folder: needs a path, e.g. folder:~/pictures/leaves (a folder with one subfolder "
+                        "of images per class).")
+    choice(config.data_mode, "Data mode", DATA_MODES)
     choice(config.optimizer, "Optimizer", OPTIMIZERS)
     choice(config.schedule, "Learning-rate schedule", SCHEDULES)
     choice(config.device, "Device", DEVICES)
@@ -124,6 +166,9 @@ def validate_config(config: TrainConfig) -> list[str]:
     if config.nesterov is True and (config.optimizer != "sgd" or not config.momentum):
         problems.append("Nesterov momentum needs the sgd optimizer with a momentum above 0 "
                         f"(got {config.optimizer}, momentum {config.momentum!r}).")
+    number(config.test_fraction, "Test fraction", 0.01, 0.9)
+    if config.cache_size != 0:
+        whole(config.cache_size, "Cache size", 8, 4096)
     return problems
 
 

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QPushButton
 
 from sample_subset import sample_subset
 from training_helpers import points
+from vgg_studio import training_data
 from vgg_studio import data, engine, measure
 from vgg_studio.events import BatchProgress
 from vgg_studio.gui.efficiency.chart import EfficiencyChart
@@ -29,7 +30,7 @@ CONFIG = TrainConfig(dataset="sample", device="cpu", epochs=1, batch_size=50, po
 def small_sample(isolated, monkeypatch, tmp_path):
     """Runs, data and measurements under tmp_path; the engine trains on 400 + 100 real sample images."""
     monkeypatch.setenv("VGG_STUDIO_MEASUREMENTS", str(tmp_path / "measurements.json"))
-    monkeypatch.setattr(engine, "load_dataset", lambda name, data_dir=None, device="cpu", download=True:
+    monkeypatch.setattr(training_data, "load_dataset", lambda name, data_dir=None, device="cpu", download=True:
                         sample_subset(400, 100, seed=3).to(device) if name == "sample"
                         else data.load_dataset(name, data_dir, device))
 
@@ -78,7 +79,7 @@ def test_window_sweep_stopped_during_the_second_variant(qtbot, main_window, monk
     """In the window: a sweep of 3 variants stopped during the second. The first is complete, the second is
     marked stopped, the third never started; the efficiency chart shows the finished run and its front."""
     gate = threading.Event()  # holds variant 2 at its first progress report until Stop has been clicked
-    reached = threading.Event()  # variant 2 made that report (the curve's points may still be variant 1's)
+    reached = threading.Event()  # variant 2 has reported its first point (so its run is kept when stopped)
     real_train = engine.train
 
     def train(spec, config, on_event=None, **kw):
@@ -107,8 +108,9 @@ def test_window_sweep_stopped_during_the_second_variant(qtbot, main_window, monk
 
     _click(qtbot, window.findChild(QPushButton, "startSweepButton"))
     assert not window.findChild(QPushButton, "trainButton").isEnabled()  # one thing at a time
-    qtbot.waitUntil(lambda: status.text().startswith("variant 2/3: ratio=2") and reached.is_set()
-                    and points(ctl.plots.loss_curve) >= 1, timeout=120_000)
+    # Variant 1's curve may still be drawn when variant 2 starts: wait for variant 2's own first point.
+    qtbot.waitUntil(lambda: status.text().startswith("variant 2/3: ratio=2") and reached.is_set(), timeout=120_000)
+    qtbot.waitUntil(lambda: points(ctl.plots.loss_curve) >= 1, timeout=10_000)
     _click(qtbot, window.findChild(QPushButton, "stopSweepButton"))
     gate.set()
     qtbot.waitUntil(lambda: not eff.sweep.is_running(), timeout=60_000)

@@ -11,7 +11,8 @@ from PySide6.QtWidgets import QComboBox, QLabel, QPushButton, QSpinBox, QTableVi
 from test_gui_arch_editor import type_into_spin
 
 from sample_subset import sample_subset
-from vgg_studio import data, engine, runs
+from vgg_studio import training_data
+from vgg_studio import data, runs
 from vgg_studio.gui.training.run_compare import DIFF_ROLE
 from vgg_studio.runs import RunFolder
 from vgg_studio.spec import preset
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def small_sample(monkeypatch):
     """The engine trains on 300 + 100 real sample images, so a run takes a second or two."""
-    monkeypatch.setattr(engine, "load_dataset", lambda name, data_dir=None, device="cpu", download=True:
+    monkeypatch.setattr(training_data, "load_dataset", lambda name, data_dir=None, device="cpu", download=True:
                         sample_subset(300, 100, seed=2).to(device) if name == "sample"
                         else data.load_dataset(name, data_dir, device))
 

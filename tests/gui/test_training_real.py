@@ -170,3 +170,20 @@ def test_edits_during_training_do_not_reach_the_job(qtbot, main_window):
     config = json.loads((run_dir / "config.json").read_text())
     assert config["epochs"] == 3 and config["dataset"] == "sample"
     assert np.isfinite(ctl.plots.loss_curve.getData()[1]).all()
+
+
+def test_two_processes_from_the_window_train_live_and_stop(qtbot, main_window):
+    """Processes = 2 on the CPU: torchrun's two Gloo processes train one run; rank 0's events draw the curves."""
+    window = main_window
+    ctl = _prepare(window, epochs=3)
+    ctl.panel.processes.setValue(2)
+    _click(qtbot, window, "trainButton")
+    qtbot.waitUntil(lambda: points(ctl.plots.loss_curve) >= 2, timeout=240_000)
+    assert "Epoch 1/3" in ctl.panel.progress.format()
+    _click(qtbot, window, "stopButton")
+    qtbot.waitUntil(lambda: ctl.job is None, timeout=60_000)
+    result = ctl.last_result
+    assert isinstance(result, Finished) and result.cancelled, result
+    meta = json.loads((Path(result.run_dir) / "run.json").read_text())
+    assert meta["world_size"] == 2 and meta["backend"] == "gloo" and meta["status"] == "cancelled"
+    assert [p.name for p in Path(result.run_dir).parent.iterdir()] == [Path(result.run_dir).name]  # one folder

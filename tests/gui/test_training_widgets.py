@@ -251,7 +251,8 @@ def test_cancelling_the_close_question_keeps_training(qtbot, main_window, dialog
 
 
 def test_a_run_stopped_before_its_first_epoch_is_offered_for_discarding(qtbot, stand_in):
-    engine = FakeEngine(epochs_delay=0.05, write_runs=True)
+    # 100 batches of 0.05 s: a point every 2 batches, and a Stop lands well inside the first epoch even when slow.
+    engine = FakeEngine(epochs_delay=0.05, points=50, num_batches=100, write_runs=True)
     ctl = _install(stand_in, engine)
     discard = ctl.panel.discard_button
     qtbot.mouseClick(ctl.panel.train_button, Qt.MouseButton.LeftButton)

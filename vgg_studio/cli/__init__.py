@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return 0
+        args.argv = argv  # the command line as given, for commands that start themselves again (torchrun)
         return int(args.func(args) or 0)
     # The desktop app: `vgg-studio [gui] [FILE.json] [--preset NAME] [--screenshot PNG] ...`
     if first == "gui":

@@ -9,23 +9,28 @@ import sys
 import threading
 from typing import TextIO
 
-from ..events import BatchProgress, Compiling, EpochEnd, Event, Failed, Finished, Notice, RunStarted
+from ..events import (BatchProgress, Compiling, DataProgress, EpochEnd, Event, Failed, Finished, Notice, RunStarted,
+                      event_to_json)
+from ..recipes import apply_recipe
 from ..spec import SpecError
-from ..train_config import (DATASET_CHOICES, DEFAULT_LR, DEVICES, OPTIMIZERS, RECIPES, SCHEDULES, TrainConfig,
-                            validate_config)
+from ..train_config import (DATA_MODES, DATASET_CHOICES, DEFAULT_LR, DEVICES, OPTIMIZERS, RECIPES, SCHEDULES,
+                            ConfigError, TrainConfig, dataset_folder, validate_config)
 from ..units import format_duration, plural, share_percent
 from .common import (ARCH_OVERRIDES, EXIT_FAILED, EXIT_OK, EXIT_STOPPED, EXIT_USAGE, add_arch_args, fail,
                      spec_from_args, warn_problems)
+from .torchrun import add_launch_args, run_launched, wants_launch
 # Flags that also apply when resuming (each overrides what the run was started with).
 CONFIG_FLAGS = ("dataset", "data_dir", "epochs", "batch_size", "lr", "optimizer", "momentum", "nesterov",
                 "weight_decay", "bias_decay", "schedule", "label_smoothing", "flip", "shift", "compile", "device",
-                "seed")
+                "seed", "test_fraction", "cache_size", "data_mode")
 
 
 # The training-setting flags, by TrainConfig field, so train, sweep and measure spell them alike.
 CONFIG_ARGS: dict[str, tuple[tuple[str, ...], dict]] = {
-    "dataset": (("--dataset",), {"choices": DATASET_CHOICES, "help": "default auto: the full Fashion-MNIST if it "
-                                     "is in the data folder, else the bundled sample"}),
+    "dataset": (("--dataset",), {"metavar": "NAME", "help": f"{', '.join(DATASET_CHOICES)}, or folder:PATH for your "
+                                 "own images (PATH/<class>/*.png|jpg|..., or PATH/train/<class>/... and "
+                                 "PATH/test/<class>/...); default auto: the full Fashion-MNIST if it is in the data "
+                                 "folder, else the bundled sample"}),
     "data_dir": (("--data-dir",), {"metavar": "DIR", "help": "where datasets live (default: the per-user data "
                                        "folder)"}),
     "epochs": (("--epochs",), {"type": int, "metavar": "N", "help": "default 10"}),
@@ -53,6 +58,16 @@ CONFIG_ARGS: dict[str, tuple[tuple[str, ...], dict]] = {
     "seed": (("--seed",), {"type": int, "metavar": "N", "help": "default 0"}),
     "amp": (("--no-amp",), {"dest": "amp", "action": "store_false", "default": None, "help": "train in float32 instead "
                                 "of bf16 autocast (used on CUDA and on CPUs with native bf16)"}),
+    "test_fraction": (("--test-fraction",), {"type": float, "metavar": "X", "help": "image folders without test/: "
+                                             "the share of each class held out for testing, the same files every "
+                                             "run (default 0.1)"}),
+    "cache_size": (("--cache-size",), {"type": int, "metavar": "PX", "help": "image folders: side of the cached "
+                                       "images (default: the architecture's input size); the cache lives in the "
+                                       "data folder"}),
+    "data_mode": (("--data-mode",), {"choices": DATA_MODES, "help": "keep the images on the training device "
+                                     "(resident), stream batches from host memory with the next one prefetched "
+                                     "(stream), or resident when they fit in a quarter of the free memory "
+                                     "(default auto)"}),
 }
 
 
@@ -74,6 +89,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "default: d2l's train_ch6) or fast (Nesterov SGD, one-cycle to lr 0.2, label smoothing, batch 128, "
                    "3 epochs); flags given beside it override its values, and config.json records them all")
     add_config_args(p)
+    p.add_argument("--config", metavar="FILE.json", help="start from the training settings in this file (a run's "
+                   "config.json); the flags above override them")
+    p.add_argument("--events", choices=("text", "jsonl"), default="text", help="jsonl: one JSON object per "
+                   "engine event on stdout instead of the text lines (for launchers; see vgg_studio/launch.py)")
+    add_launch_args(p)
     where = p.add_mutually_exclusive_group()
     where.add_argument("--out", metavar="RUN_DIR", help="the new run's folder (default: a fresh folder under "
                        "the runs folder, $VGG_STUDIO_RUNS or ~/.local/share/vgg-studio/runs)")
@@ -87,8 +107,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _config(args: argparse.Namespace, base: TrainConfig, resuming: bool = False) -> TrainConfig:
-    """`base` with the flags given (flags a command does not have count as not given); a new run with another
-    optimizer gets that optimizer's default lr."""
+    """`base` (or the settings of `--config FILE`) with the flags given (flags a command does not have count as
+    not given); a new run with another optimizer gets that optimizer's default lr. Raises ConfigError."""
+    if getattr(args, "config", None):
+        base = TrainConfig.from_json_file(args.config)
     given = {k: getattr(args, k) for k in CONFIG_FLAGS if getattr(args, k, None) is not None}
     if getattr(args, "amp", None) is not None:
         given["amp"] = args.amp
@@ -143,15 +165,28 @@ class Printer:
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, RunStarted):
+            self._clear()
             self.epochs, self.peak_label = event.epochs, event.peak_label
             resumed = f", resuming after epoch {event.start_epoch}" if event.start_epoch else ""
             batches = plural(event.batches_per_epoch, "batch", "batches")
             print(f"training {event.params:,} parameters on {event.device}: {event.dataset}, {event.num_train:,} "
                   f"train / {event.num_test:,} test images, {batches} per epoch"
                   f"{resumed}", file=self.err)
+            for note in event.data_notes:
+                print(f"data: {note}", file=self.err)
             print(f"run folder: {event.run_dir}", file=self.err)
             for line in event.warm_start_lines():
                 print(line, file=self.err)
+        elif isinstance(event, DataProgress):
+            skipped = f", {event.skipped:,} unreadable" if event.skipped else ""
+            text = (f"reading {event.folder}: {event.done:,}/{event.total:,} files, {event.files_per_sec:.0f} "
+                    f"files/s, ETA {format_duration(event.eta_s)}{skipped}")
+            if self.live:
+                self.err.write("\r\033[K" + text)
+                self.pending = True
+            elif event.done == event.total:  # a log file gets the last line only
+                self.err.write(text + "\n")
+            self.err.flush()
         elif isinstance(event, BatchProgress):
             width = 20
             filled = int(width * event.batch / event.num_batches)
@@ -184,26 +219,44 @@ class Printer:
             self._clear()
 
 
-class _CtrlC:
-    """First Ctrl-C asks the engine to stop after the current batch; a second one quits at once."""
+def _print_jsonl(event: Event) -> None:
+    print(event_to_json(event), flush=True)
 
-    def __init__(self, cancel: threading.Event) -> None:
-        self.cancel, self.previous = cancel, None
+
+class _CtrlC:
+    """First Ctrl-C asks the engine to stop after the current batch; a second one quits at once (`hard`).
+
+    A torchrun worker also stops on SIGTERM, which torchrun sends its workers when it is stopped itself, and so
+    does the launching process (`sigterm`), which passes the stop on to torchrun.
+    """
+
+    def __init__(self, cancel: threading.Event, hard: bool = True, sigterm: bool = False) -> None:
+        self.cancel, self.hard, self.sigterm, self.previous = cancel, hard, sigterm, {}
 
     def __enter__(self) -> _CtrlC:
+        from ..distributed import world_from_env
+
         if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._handle)
+            signals = [signal.SIGINT] + ([signal.SIGTERM] if self.sigterm or world_from_env().distributed else [])
+            self.previous = {sig: signal.signal(sig, self._handle) for sig in signals}
         return self
 
     def _handle(self, signum, frame) -> None:
         if self.cancel.is_set():
-            raise KeyboardInterrupt
+            if self.hard:
+                raise KeyboardInterrupt
+            print("\nvgg-studio: still stopping: every process finishes its batch first...", file=sys.stderr)
+            return
+        from ..distributed import world_from_env
+
         self.cancel.set()
-        print("\nvgg-studio: stopping after this batch (Ctrl-C again to quit at once)...", file=sys.stderr)
+        if world_from_env().is_main:
+            again = " (Ctrl-C again to quit at once)" if self.hard else ""
+            print(f"\nvgg-studio: stopping after this batch{again}...", file=sys.stderr)
 
     def __exit__(self, *exc) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
+        for sig, previous in self.previous.items():
+            signal.signal(sig, previous)
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -226,7 +279,11 @@ def run_train(args: argparse.Namespace) -> int:
             record = load_run(args.resume)
         except RunError as exc:
             return fail(str(exc))
-        spec, config = record.spec, _config(args, record.config, resuming=True)
+        spec = record.spec
+        try:
+            config = _config(args, record.config, resuming=True)
+        except ConfigError as exc:
+            return fail(str(exc))
     else:
         if not arch_given:
             return fail("choose an architecture: --preset NAME (e.g. --preset tiny) or --arch FILE.json.")
@@ -235,13 +292,17 @@ def run_train(args: argparse.Namespace) -> int:
         except SpecError as exc:
             return fail(str(exc))
         warn_problems(spec)
-        for flag, key in (("--in-channels", "in_channels"), ("--classes", "num_classes")):
+        try:
+            config = _config(args, apply_recipe(TrainConfig(), args.recipe or "d2l"))
+        except ConfigError as exc:
+            return fail(str(exc))
+        if args.init_from:
+            config = config.replace(init_from=args.init_from)
+        ignored = (("--in-channels", "in_channels"), ("--classes", "num_classes"))
+        for flag, key in ignored[1:] if dataset_folder(config.dataset) else ignored:  # folders: the spec's channels
             if getattr(args, key) is not None:
                 print(f"vgg-studio: warning: {flag} is ignored when training: the dataset decides it.",
                       file=sys.stderr)
-        from ..recipes import apply_recipe
-
-        config = _config(args, apply_recipe(TrainConfig(init_from=args.init_from), args.recipe or "d2l"))
     problems = validate_config(config)
     if problems:
         return fail(" ".join(problems))
@@ -252,12 +313,18 @@ def run_train(args: argparse.Namespace) -> int:
             load_setup(args.parent)
         except RunError as exc:
             return fail(f"--parent: {exc}")
-    _announce_dataset(config)
+    if wants_launch(args):
+        return run_launched(args, config, Printer())
+    from ..distributed import world_from_env
+
+    if world_from_env().is_main:  # under torchrun the other processes keep quiet
+        _announce_dataset(config)
+    on_event = _print_jsonl if args.events == "jsonl" else Printer()
 
     cancel = threading.Event()
     try:
         with _CtrlC(cancel):
-            result = train(spec, config, on_event=Printer(), cancel=cancel, run_dir=args.out, resume=args.resume,
+            result = train(spec, config, on_event=on_event, cancel=cancel, run_dir=args.out, resume=args.resume,
                            parent=args.parent)
     except KeyboardInterrupt:
         print("vgg-studio: interrupted; the run folder keeps its last finished epoch.", file=sys.stderr)
@@ -266,5 +333,7 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"vgg-studio: error: {result.message}", file=sys.stderr)
         if result.run_dir:
             print(f"run folder: {result.run_dir}", file=sys.stderr)
+        if result.kind == "stopped":
+            return EXIT_STOPPED
         return EXIT_USAGE if result.kind in ("data", "spec") else EXIT_FAILED
     return EXIT_STOPPED if result.cancelled else EXIT_OK

@@ -9,11 +9,14 @@ waits for the thread (for closing a window). Measuring, sweeping, exporting and 
 
 The work runs in a plain `threading.Thread`, not in a Python override of `QThread.run`: with PySide6 6.11 a
 garbage collection on the GUI thread while such an override imported modules (the first torch.export does)
-deadlocked the two threads.
+deadlocked the two threads; a plain thread still hung now and then in the export test (the worker importing
+sympy for torch.export while the GUI thread waited), so single calls (`start_task`) also pause the cyclic
+garbage collector while they run: nothing on the GUI thread then runs finalizers in the middle of an import.
 """
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 import traceback
@@ -39,6 +42,8 @@ class BackgroundTask(QObject):
         super().__init__(parent)
         self.fn = fn
         self.expected = expected
+        self.pause_gc = False  # set before start(): no cyclic GC until the function has returned
+        self._gc_paused = False
         self.cancel = threading.Event()
         self._thread: threading.Thread | None = None
         self._switch_interval = sys.getswitchinterval()
@@ -46,6 +51,9 @@ class BackgroundTask(QObject):
 
     def start(self) -> None:
         assert self._thread is None, "a BackgroundTask runs once"
+        self._gc_paused = self.pause_gc and gc.isenabled()
+        if self._gc_paused:
+            gc.disable()
         self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(min(self._switch_interval, GUI_SWITCH_INTERVAL_S))
         self._thread = threading.Thread(target=self._run, name="vgg-studio-task", daemon=True)
@@ -61,14 +69,23 @@ class BackgroundTask(QObject):
         """Block until the work is done, without cancelling it (closing the window mid-export); True when it is."""
         if self._thread is not None:
             self._thread.join(timeout)
-        return not self.is_running()
+        done = not self.is_running()
+        if done:
+            self._restore()  # the window may close before the queued report arrives
+        return done
 
     def shutdown(self) -> None:
         """Stop and wait for the thread (closing the window); reports still queued are dropped."""
         self.cancel.set()
         if self._thread is not None:
             self._thread.join()
+        self._restore()
+
+    def _restore(self) -> None:
         sys.setswitchinterval(self._switch_interval)
+        if self._gc_paused:
+            self._gc_paused = False
+            gc.enable()
 
     def _run(self) -> None:
         try:
@@ -92,7 +109,7 @@ class BackgroundTask(QObject):
             return
         if self._thread is not None:
             self._thread.join()  # it has returned (this was its last emit): joins at once
-        sys.setswitchinterval(self._switch_interval)
+        self._restore()
         if kind == "finished":
             self.finished.emit(payload)
         else:
@@ -104,6 +121,7 @@ def start_task(fn: Callable[[], Any], expected: tuple[type[BaseException], ...],
                on_success: Callable[[Any], None], on_failure: Callable[[str], None]) -> BackgroundTask:
     """Run the single call `fn()` in a BackgroundTask owned by `parent`; the callbacks run on the GUI thread."""
     task = BackgroundTask(lambda _report, _cancel: fn(), parent, expected=expected)
+    task.pause_gc = True
     task.finished.connect(on_success)
     task.failed.connect(on_failure)
     task.start()

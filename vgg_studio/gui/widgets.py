@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QPoint, QSize, Qt
 from PySide6.QtGui import QColor, QImage, QPainter
-from PySide6.QtWidgets import QFrame, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QFrame, QMessageBox, QScrollArea, QVBoxLayout, QWidget
 
 MIN_PANEL_HEIGHT = 120  # a scrolling panel's minimum height: a few rows of it stay visible
 
@@ -72,3 +73,18 @@ def render_png(widget: QWidget, path: Path, width: int = 1600) -> None:
         painter.end()
     if not image.save(str(path), "PNG"):
         raise OSError(f"Could not write the image {path}.")
+
+
+def export_png_dialog(parent: QWidget, default_name: str, export: Callable[[str], None]) -> str | None:
+    """Ask where to save a PNG, then `export(path)`; a write failure is a message box. Returns the path written."""
+    path, _ = QFileDialog.getSaveFileName(parent, "Export PNG", default_name, "PNG image (*.png)")
+    if not path:
+        return None
+    if not path.lower().endswith(".png"):
+        path += ".png"
+    try:
+        export(path)
+    except OSError as exc:
+        QMessageBox.warning(parent, "Export failed", f"Could not write {path}: {exc.strerror or exc}")
+        return None
+    return path

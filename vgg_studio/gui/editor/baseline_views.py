@@ -181,19 +181,7 @@ class SummaryDeltas(QObject):
         label = d.name.split(".", 1)[-1] if d.block is not None else d.name
         texts = [f"{label} (removed)", shape(a.output_shape), thousands(a.params), si(a.flops),
                  nbytes(a.activation_bytes)]
-        items = []
-        for col, text in enumerate(texts):
-            item = QStandardItem(text)
-            item.setEditable(False)
-            item.setData(key, GroupRole)
-            item.setData(True, BaselineRowRole)
-            font = QFont()
-            font.setStrikeOut(True)
-            item.setFont(font)
-            item.setForeground(QBrush(QColor(style.DERIVED_TEXT)))
-            if col >= 2:
-                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            items.append(item)
+        items = _baseline_only_items(texts, key, bold=False)
         items[0].setToolTip(f"{d.name}: {d.type}, only in the baseline {self.baseline.label}")
         return items
 
@@ -202,20 +190,7 @@ class SummaryDeltas(QObject):
         before = groups[CLASSIFIER].row() if CLASSIFIER in groups else root.rowCount()
         texts = [f"Block {a.block + 1}  ({a.num_convs} × {a.channels:,}) removed", shape(a.output_shape),
                  thousands(a.params), si(a.flops), nbytes(a.activation_bytes)]
-        items = []
-        for col, text in enumerate(texts):
-            item = QStandardItem(text)
-            item.setEditable(False)
-            item.setData(a.block, GroupRole)
-            item.setData(True, BaselineRowRole)
-            font = QFont()
-            font.setBold(True)
-            font.setStrikeOut(True)
-            item.setFont(font)
-            item.setForeground(QBrush(QColor(style.DERIVED_TEXT)))
-            if col >= 2:
-                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            items.append(item)
+        items = _baseline_only_items(texts, a.block, bold=True)
         items[0].setToolTip(f"Block {a.block + 1} exists only in the baseline {self.baseline.label}")
         root.insertRow(before, items)
         groups[a.block] = items[0]
@@ -276,3 +251,22 @@ class BaselineBar(QFrame):
         pct = percent_change(delta, base) if delta else ""
         self.memory.setText(f"vs {self.baseline.label}: <b>{signed_nbytes(delta) if delta else '±0'}</b>"
                             f"{f' ({pct})' if pct else ''} training memory{' <i>(stale)</i>' if stale else ''}")
+
+
+def _baseline_only_items(texts: list[str], group: int, bold: bool) -> list[QStandardItem]:
+    """One summary row, struck through and greyed, for a layer or block only the baseline has."""
+    font = QFont()
+    font.setBold(bold)
+    font.setStrikeOut(True)
+    items = []
+    for col, text in enumerate(texts):
+        item = QStandardItem(text)
+        item.setEditable(False)
+        item.setData(group, GroupRole)
+        item.setData(True, BaselineRowRole)
+        item.setFont(font)
+        item.setForeground(QBrush(QColor(style.DERIVED_TEXT)))
+        if col >= 2:
+            item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        items.append(item)
+    return items

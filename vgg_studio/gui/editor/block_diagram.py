@@ -16,7 +16,7 @@ from typing import Literal
 
 from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPalette, QPen, QPolygonF
-from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QMessageBox, QPushButton, QToolTip, QVBoxLayout,
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QToolTip, QVBoxLayout,
                                QWidget)
 
 from ...explain import flops_formula, params_formula, shape_reason
@@ -24,7 +24,7 @@ from ...summary import LayerRow, Summary
 from ...units import si, thousands
 from .. import style
 from ..text import elide
-from ..widgets import render_png
+from ..widgets import export_png_dialog, render_png
 from .charts import CONV_COLORS, LINEAR_COLOR
 
 POOL_COLOR = QColor("#b8b8b8")
@@ -338,17 +338,9 @@ class BlockDiagramPanel(QWidget):
         render_png(self.diagram, Path(path), width)
 
     def _ask_and_export(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export PNG", "network.png", "PNG image (*.png)")
-        if not path:
-            return
-        if not path.lower().endswith(".png"):
-            path += ".png"
-        try:
-            self.export_png(path)
-        except OSError as exc:
-            QMessageBox.warning(self, "Export failed", f"Could not write {path}: {exc.strerror or exc}")
-            return
-        self.exported.emit(path)
+        path = export_png_dialog(self, "network.png", self.export_png)
+        if path is not None:
+            self.exported.emit(path)
 
 
 __all__ = ["BlockDiagram", "BlockDiagramPanel", "Shape", "describe", "layout"]

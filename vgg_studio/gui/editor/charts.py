@@ -18,14 +18,14 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPalette
-from PySide6.QtWidgets import (QApplication, QCheckBox, QFileDialog, QHBoxLayout, QLabel, QMessageBox,
-                               QPushButton, QToolTip, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QApplication, QCheckBox, QHBoxLayout, QLabel, QPushButton, QToolTip, QVBoxLayout,
+                               QWidget)
 
 from ...compare import Comparison
 from ...summary import LayerRow, Summary
 from ...units import si, signed, thousands
 from .. import style
-from ..widgets import render_png
+from ..widgets import export_png_dialog, render_png
 
 Quantity = Literal["params", "flops"]
 CONV_COLORS = (QColor("#3a6ea5"), QColor("#76a5d8"))  # alternate per block so blocks read as groups
@@ -306,17 +306,9 @@ class ChartsPanel(QWidget):
         render_png(self.canvas, Path(path), width)
 
     def _ask_and_export(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export PNG", "charts.png", "PNG image (*.png)")
-        if not path:
-            return
-        if not path.lower().endswith(".png"):
-            path += ".png"
-        try:
-            self.export_png(path)
-        except OSError as exc:
-            QMessageBox.warning(self, "Export failed", f"Could not write {path}: {exc.strerror or exc}")
-            return
-        self.exported.emit(path)
+        path = export_png_dialog(self, "charts.png", self.export_png)
+        if path is not None:
+            self.exported.emit(path)
 
     def show_summary(self, summary: Summary | None) -> None:
         self.param_chart.show_summary(summary)

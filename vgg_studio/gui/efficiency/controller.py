@@ -52,7 +52,7 @@ class EfficiencyController(QObject):
         self.chart_dock = window.add_panel("Efficiency", self.chart, Qt.DockWidgetArea.BottomDockWidgetArea,
                                            object_name="efficiencyDock")
         training.panel_dock.raise_()
-        training.plots_dock.raise_()
+        window.charts_dock.raise_()  # the architecture first; training raises its curves on Start
 
         self.document.specChanged.connect(lambda _spec: self.sweep.refresh_knobs())
         self.sweep.runningChanged.connect(self._sweep_running)

@@ -8,6 +8,7 @@ is `TrainingHost`.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable
@@ -144,8 +145,9 @@ class TrainingController(QObject):
         if self.window.persist:
             self.panel.save_settings(self.window.settings)
 
-        job = TrainingJob(spec, config, self.runs_root, self.train_fn, parent=self,
+        job = TrainingJob(spec, config, self.runs_root, self._train_fn(), parent=self,
                           parent_run=self.parent_run(config))
+        job.preparing.connect(self.panel.show_data_progress)
         job.started.connect(self._on_started)
         job.progress.connect(self._on_progress)
         job.stepped.connect(self._on_step)
@@ -169,11 +171,25 @@ class TrainingController(QObject):
 
     def parent_run(self, config) -> Path | None:
         """The run a new one is compared with: the baseline's latest on the same data, else the last one."""
-        from ...data import resolve_dataset_name  # imported when needed, like refresh_availability does
+        from ...data import DataError  # imported when needed, like refresh_availability does
+        from ...training_data import resolve_name
 
-        dataset = resolve_dataset_name(config.dataset, config.data_dir)
+        try:
+            dataset = resolve_name(config)
+        except DataError:
+            return self._last_started  # the engine will say what is wrong with the data
+
         return choose_parent(runs.list_runs(self.runs_root), self.history.setups, dataset,
                              self.baseline_spec(), self._last_started)
+
+    def _train_fn(self) -> TrainFn | None:
+        """The engine in this process, or (Processes > 1) torchrun's processes streaming their events back."""
+        processes = self.panel.processes.value()
+        if processes == 1 or (self.train_fn is not None and not getattr(self.train_fn, "launches", False)):
+            return self.train_fn  # the engine (None: imported in the worker thread) or a test's stand-in
+        from ...launch import train_in_processes
+
+        return functools.partial(self.train_fn or train_in_processes, processes=processes)
 
     def stop(self) -> None:
         """Ask the running job to stop; the panel re-enables when the engine has returned."""

@@ -9,6 +9,7 @@ snapshot that is trained (as the CLI's `--resize` does), and the run's saved `ar
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,11 +18,13 @@ from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout,
                                QLabel, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
-from ...events import BatchProgress, Compiling, EpochEnd, Failed, Finished, Notice, RunStarted, StepProgress
+from ...events import (BatchProgress, Compiling, DataProgress, EpochEnd, Failed, Finished, Notice, RunStarted,
+                        StepProgress)
 from ...recipes import apply_recipe, recipe, recipe_of
 from ...spec import MAX_INPUT_SIZE, ArchSpec
-from ...train_config import (DATASET_CHOICES, DATASET_LABELS, DEFAULT_LR, OPTIMIZER_LABELS, OPTIMIZERS,
-                             RECIPE_LABELS, RECIPES, SCHEDULE_LABELS, SCHEDULES, TrainConfig)
+from ...train_config import (DATASET_CHOICES, DATASET_LABELS, DEFAULT_LR, FOLDER_PREFIX, OPTIMIZER_LABELS,
+                             OPTIMIZERS, RECIPE_LABELS, RECIPES, SCHEDULE_LABELS, SCHEDULES, TrainConfig,
+                             dataset_folder, folder_dataset)
 from ...units import format_duration, share_percent
 from ..style import ERROR_TEXT_STYLE, MUTED_STYLE, WARNING_TEXT_STYLE
 from ..text import OptionalLabel, count
@@ -34,6 +37,18 @@ def _short_label(dataset: str) -> str:
 
 
 CURVE_POINTS_PER_EPOCH = 20  # points of the live curves per epoch (fewer when an epoch has fewer batches)
+
+CHOOSE_FOLDER = FOLDER_PREFIX  # the data of the "Image folder…" entry: choosing it opens a folder dialog
+
+
+def max_processes(devices: list[tuple[str, str]]) -> int:
+    """The Processes setting's maximum: the CPU count (Gloo on CPU processes) or, with GPUs, at least their count."""
+    gpus = 0
+    if any(value == "cuda" for value, _ in devices):
+        import torch  # loaded by now: the device list came from it
+
+        gpus = torch.cuda.device_count()
+    return max(1, os.cpu_count() or 1, gpus)
 
 
 class TrainingPanel(QWidget):
@@ -54,6 +69,7 @@ class TrainingPanel(QWidget):
         self._availability: Mapping[str, Any] = {}
         self._auto: str | None = None  # what "auto" resolves to, when known
         self._epochs = 0  # of the active run, from RunStarted
+        self._data_notes = ""  # of the active run, from RunStarted: images read or skipped, resident or streaming
         self._warm_lines: tuple[str, ...] = ()  # of the active run: what its warm start reused, kept in view
         defaults = TrainConfig()
 
@@ -67,6 +83,10 @@ class TrainingPanel(QWidget):
         self.dataset = QComboBox(objectName="datasetCombo")
         for name in DATASET_CHOICES:
             self.dataset.addItem(_short_label(name), name)
+        self.dataset.addItem("Image folder…", CHOOSE_FOLDER)
+        self.dataset.setItemData(self.dataset.count() - 1, "Your own images: a folder with one subfolder of "
+                                 "images per class", Qt.ItemDataRole.ToolTipRole)
+        self._dataset_before = 0  # selected again when the folder dialog is cancelled
         self.dataset_hint = QLabel(objectName="datasetHint", wordWrap=True)
         self.dataset_hint.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.dataset_hint.setStyleSheet(MUTED_STYLE)
@@ -113,6 +133,12 @@ class TrainingPanel(QWidget):
         self.compile = QCheckBox("compile (torch.compile)", objectName="compileCheck", checked=defaults.compile)
         self.compile.setToolTip("Run the training and evaluation steps through torch.compile. Compiling takes "
                                 "a while once per run; on a CPU it rarely pays back (see benchmarks/RESULTS.md).")
+        # Several processes train one run through torchrun (DistributedDataParallel): one per GPU with NCCL, or
+        # CPU processes with Gloo. The batch size stays the global batch, split between the processes.
+        self.processes = QSpinBox(objectName="processesSpin", minimum=1, maximum=max_processes(devices), value=1)
+        self.processes.setToolTip("Processes training this run together (torchrun, DistributedDataParallel): up "
+                                  "to one per GPU, or up to the CPU count on the CPU (Gloo). Each takes its share "
+                                  "of every batch, so the batch size must be a multiple of it.")
 
         for combo in (self.recipe, self.dataset, self.optimizer, self.schedule, self.device):
             # As narrow as ~12 characters (the full text in the popup), so the panel fits beside the summary.
@@ -141,6 +167,7 @@ class TrainingPanel(QWidget):
         form.addRow("Device", self.device)
         form.addRow("", self.compile)
         form.addRow("Seed", self.seed)
+        form.addRow("Processes", self.processes)
 
         # Warm start after an edit: the chosen run's weights fill every layer that still fits.
         self.runs_dir: Path | None = None  # where "Start from run…" opens; the controller sets it
@@ -216,6 +243,7 @@ class TrainingPanel(QWidget):
         layout.addLayout(footer)
 
         self.dataset.currentIndexChanged.connect(self._update_dataset_hint)
+        self.dataset.activated.connect(self._on_dataset_activated)
         self.optimizer.currentIndexChanged.connect(self._update_momentum)
         self._optimizer_shown = self.optimizer.currentData()
         self.optimizer.currentIndexChanged.connect(self._suggest_lr)
@@ -255,6 +283,8 @@ class TrainingPanel(QWidget):
         self._auto = auto
         for i in range(self.dataset.count()):
             name = self.dataset.itemData(i)
+            if name not in DATASET_CHOICES:  # an image folder, or the entry that chooses one
+                continue
             info = availability.get(name)
             label = _short_label(name)
             if info is not None and not info.available:
@@ -307,7 +337,22 @@ class TrainingPanel(QWidget):
         folder = QFileDialog.getExistingDirectory(self, "Start from run", start)
         return bool(folder) and self.set_init_from(folder)
 
+    def set_folder(self, path: str | Path) -> None:
+        """Select an image folder: one "Folder: name" entry above "Image folder…", replacing an earlier one."""
+        name = folder_dataset(path)
+        index = next((i for i in range(self.dataset.count()) if dataset_folder(self.dataset.itemData(i))
+                      and self.dataset.itemData(i) != CHOOSE_FOLDER), -1)
+        if index < 0:
+            index = self.dataset.count() - 1
+            self.dataset.insertItem(index, "", name)
+        self.dataset.setItemText(index, f"Folder: {Path(name[len(FOLDER_PREFIX):]).name}")
+        self.dataset.setItemData(index, name, Qt.ItemDataRole.UserRole)
+        self.dataset.setItemData(index, name[len(FOLDER_PREFIX):], Qt.ItemDataRole.ToolTipRole)
+        self.dataset.setCurrentIndex(index)
+
     def set_config(self, config: TrainConfig) -> None:
+        if dataset_folder(config.dataset) and config.dataset != CHOOSE_FOLDER:
+            self.set_folder(dataset_folder(config.dataset))
         for combo, value in ((self.dataset, config.dataset), (self.optimizer, config.optimizer),
                              (self.schedule, config.schedule), (self.device, config.device)):
             index = combo.findData(value)
@@ -340,6 +385,7 @@ class TrainingPanel(QWidget):
         # A warm start is chosen per run, never carried into the next session.
         settings.setValue("training/config", self.config().replace(init_from=None).to_dict())
         settings.setValue("training/resize", self.resize_box.value())
+        settings.setValue("training/processes", self.processes.value())
 
     def restore_settings(self, settings: QSettings) -> None:
         raw = settings.value("training/config")
@@ -353,13 +399,17 @@ class TrainingPanel(QWidget):
             self.resize_box.setValue(int(settings.value("training/resize", 0)))
         except (TypeError, ValueError):
             self.resize_box.setValue(0)
+        try:
+            self.processes.setValue(int(settings.value("training/processes", 1)))
+        except (TypeError, ValueError):
+            self.processes.setValue(1)
 
     # --- run state ---------------------------------------------------------------------------------
     def set_running(self, running: bool) -> None:
         self._running = running
         for w in (self.recipe, self.dataset, self.resize_box, self.epochs, self.batch_size, self.lr, self.optimizer,
                   self.momentum, self.weight_decay, self.bias_decay, self.schedule, self.label_smoothing, self.flip,
-                  self.shift, self.device, self.compile, self.seed, self.start_from_button):
+                  self.shift, self.device, self.compile, self.seed, self.processes, self.start_from_button):
             w.setEnabled(not running)
         self.ways_out.setVisible(not running and self.ways_out_layout.count() > 1)
         if running:
@@ -367,12 +417,23 @@ class TrainingPanel(QWidget):
             self.hardware_share.clear()
             self.progress.setRange(0, 0)  # busy until the engine says how many batches there are
             self._warm_lines = ()
+            self._data_notes = ""
             self.progress.setFormat("Preparing data…")
             self.status.setStyleSheet("")
             self.status.clear()
             self.summary.clear()
         self._update_momentum()
         self._update_buttons()
+
+    def show_data_progress(self, event: DataProgress) -> None:
+        """Reading an image folder into its cache (first run only): files done, rate, ETA; Stop cancels it."""
+        self.progress.setRange(0, max(1, event.total))
+        self.progress.setValue(event.done)
+        self.progress.setFormat(f"Reading images {event.done:,}/{event.total:,} · {event.files_per_sec:,.0f} "
+                                f"files/s · ETA {format_duration(event.eta_s)}")
+        skipped = f" {event.skipped:,} unreadable so far (skipped)." if event.skipped else ""
+        self.status.setText(f"Reading {event.folder} once into the image cache; later runs start at once."
+                            f"{skipped}")
 
     def show_started(self, event: RunStarted) -> None:
         total = max(1, event.epochs * event.batches_per_epoch)
@@ -382,10 +443,11 @@ class TrainingPanel(QWidget):
                                 " · first batch…")
         self._epochs = event.epochs
         self._peak_label = event.peak_label
+        self._data_notes = "".join(f"\n{note[0].upper()}{note[1:]}." for note in event.data_notes)
         self._warm_lines = event.warm_start_lines()
         self.status.setText("\n".join([f"Training on {event.device}: {event.dataset}, {event.num_train:,} train / "
-                                       f"{event.num_test:,} test images, {event.params:,} parameters.",
-                                       *self._warm_lines]))
+                                       f"{event.num_test:,} test images, {event.params:,} parameters."
+                                       f"{self._data_notes}", *self._warm_lines]))
 
     def show_progress(self, event: BatchProgress | StepProgress) -> None:
         epochs = self._epochs or event.epoch
@@ -436,7 +498,7 @@ class TrainingPanel(QWidget):
                 self.summary.clear()
             self.status.setStyleSheet("")
             self.status.setText("\n".join([f"Stopped; what was measured is saved in {result.run_dir}."
-                                            if result.cancelled else f"Saved in {result.run_dir}.",
+                                            if result.cancelled else f"Saved in {result.run_dir}.{self._data_notes}",
                                             *self._warm_lines]))
             if result.cancelled and not result.epochs_done and result.run_dir:
                 self.offer_discard(result.run_dir)
@@ -524,7 +586,28 @@ class TrainingPanel(QWidget):
         self.recipe.setCurrentIndex(index)
         self.recipe.blockSignals(False)
 
+    def _on_dataset_activated(self, index: int) -> None:
+        """The user picked an entry; "Image folder…" asks for the folder (cancelled: the previous choice stays)."""
+        if self.dataset.itemData(index) != CHOOSE_FOLDER:
+            return
+        previous = dataset_folder(self.dataset.itemData(self._dataset_before))
+        path = QFileDialog.getExistingDirectory(self, "Image folder: one subfolder of images per class",
+                                                str(previous or Path.home()))
+        if path:
+            self.set_folder(path)
+        else:
+            self.dataset.setCurrentIndex(self._dataset_before)
+
     def _update_dataset_hint(self) -> None:
+        if self.dataset.currentData() != CHOOSE_FOLDER:
+            self._dataset_before = self.dataset.currentIndex()
+        folder = dataset_folder(self.dataset.currentData())
+        if folder is not None and self.dataset.currentData() != CHOOSE_FOLDER:
+            self.dataset_hint.setText(f"{folder}: a subfolder per class, read once into a cache in the data folder.")
+            self.dataset_hint.setToolTip(str(folder))
+            self.dataset_hint.setStyleSheet(MUTED_STYLE)
+            self.dataset_hint.show()
+            return
         name = self.dataset.currentData()
         auto = name == "auto" and self._auto is not None
         info = self._availability.get(self._auto if auto else name)

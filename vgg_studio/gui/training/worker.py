@@ -17,7 +17,8 @@ from typing import Protocol
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from ...events import BatchProgress, Compiling, EpochEnd, Event, Failed, Finished, Notice, RunStarted, StepProgress
+from ...events import (BatchProgress, Compiling, DataProgress, EpochEnd, Event, Failed, Finished, Notice, RunStarted,
+                       StepProgress)
 from ...spec import ArchSpec
 from ...train_config import TrainConfig
 
@@ -87,6 +88,7 @@ class TrainingJob(QObject):
     `ended` fires after the thread has finished, so whoever reacts to it may start the next job at once.
     """
 
+    preparing = Signal(object)  # DataProgress: an image folder being read into its cache, before RunStarted
     started = Signal(object)  # RunStarted
     progress = Signal(object)  # BatchProgress: a point of the curves
     stepped = Signal(object)  # StepProgress: how far the epoch is, between points
@@ -162,6 +164,8 @@ class TrainingJob(QObject):
             self.compiling.emit(event)
         elif isinstance(event, Notice):
             self.notice.emit(event)
+        elif isinstance(event, DataProgress):
+            self.preparing.emit(event)
 
     @Slot(object)
     def _on_done(self, result: Finished | Failed) -> None:
