@@ -21,7 +21,7 @@ from .. import __version__
 from ..spec import PRESET_NAMES, ArchSpec, SpecError, preset
 from ..train_config import TrainConfig, optimizer_state_key
 from ..units import si, thousands
-from . import style
+from . import icons, style
 from .editor.arch_editor import ArchEditor
 from .editor.baseline_controller import install_baseline
 from .editor.block_diagram import BlockDiagramPanel
@@ -164,11 +164,11 @@ class MainWindow(QMainWindow):
         self.action_undo = self.document.undo_stack.createUndoAction(self, "&Undo")
         self.action_undo.setObjectName("action_undo")
         self.action_undo.setShortcut(QKeySequence.StandardKey.Undo)
-        self.action_undo.setIcon(self._icon("edit-undo", sp.SP_ArrowBack))
+        self.action_undo.setIcon(icons.icon("undo"))
         self.action_redo = self.document.undo_stack.createRedoAction(self, "&Redo")
         self.action_redo.setObjectName("action_redo")
         self.action_redo.setShortcuts([QKeySequence(QKeySequence.StandardKey.Redo), QKeySequence("Ctrl+Y")])
-        self.action_redo.setIcon(self._icon("edit-redo", sp.SP_ArrowForward))
+        self.action_redo.setIcon(icons.icon("redo"))
         self.action_about = self._action("&About vgg-studio", "action_about", self.show_about)
         self.action_reset_layout = self._action("&Reset Layout", "action_reset_layout", self.reset_layout)
         self.preset_actions: dict[str, QAction] = {}

@@ -5,9 +5,10 @@ from __future__ import annotations
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence, QPalette
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QMenu, QSpinBox,
-                               QStyle, QStyledItemDelegate, QTableView, QToolButton, QWidget)
+                               QStyledItemDelegate, QTableView, QToolButton, QWidget)
 
 from ...spec import KERNEL_SIZES, MAX_CHANNELS, MAX_CONVS, Block, Problem
+from .. import icons
 from ..widgets import scrolling_layout
 from .arch_table_model import COL_CHANNELS, COL_CONVS, COL_KERNEL, COL_SIZE, FIELD_COLUMN, ArchTableModel
 from .document import ArchDocument
@@ -97,7 +98,7 @@ class ArchEditor(QWidget):
             button = QToolButton(objectName=f"{key}BlockButton")
             button.setDefaultAction(self.block_actions[key])
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly if key in ("up", "down")
-                                      else Qt.ToolButtonStyle.ToolButtonTextOnly)
+                                      else Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
             buttons.addWidget(button)
         buttons.addStretch(1)
 
@@ -142,25 +143,23 @@ class ArchEditor(QWidget):
 
     # --- actions -------------------------------------------------------------------------------
     def _make_actions(self) -> dict[str, QAction]:
-        icon = self.style().standardIcon
-        sp = QStyle.StandardPixmap
         specs = {
-            "add": ("&Add Block", sp.SP_FileDialogNewFolder, "Ctrl+Shift+A",
+            "add": ("&Add Block", "add-row", "Ctrl+Shift+A",
                     "Append a block after the last one (a copy of it)", self.add_block),
-            "insert": ("&Insert Block Above", sp.SP_ArrowRight, "Ins",
+            "insert": ("&Insert Block Above", "insert-row", "Ins",
                        "Insert a copy of the current block above it", self.insert_block),
-            "duplicate": ("D&uplicate Block", sp.SP_FileLinkIcon, "Ctrl+D",
+            "duplicate": ("D&uplicate Block", "duplicate-row", "Ctrl+D",
                           "Insert a copy of the current block below it", self.duplicate_block),
-            "delete": ("&Delete Block", sp.SP_TrashIcon, "Del", "Delete the selected blocks",
+            "delete": ("&Delete Block", "remove-row", "Del", "Delete the selected blocks",
                        self.delete_blocks),
-            "up": ("Move Block &Up", sp.SP_ArrowUp, "Alt+Up", "Move the current block one place up",
+            "up": ("Move Block &Up", "up", "Alt+Up", "Move the current block one place up",
                    lambda: self.move_block(-1)),
-            "down": ("Move Block Do&wn", sp.SP_ArrowDown, "Alt+Down", "Move the current block one place down",
+            "down": ("Move Block Do&wn", "down", "Alt+Down", "Move the current block one place down",
                      lambda: self.move_block(+1)),
         }
         actions = {}
-        for key, (text, pixmap, shortcut, tip, slot) in specs.items():
-            action = QAction(icon(pixmap), text, self, objectName=f"action_{key}_block")
+        for key, (text, icon_name, shortcut, tip, slot) in specs.items():
+            action = QAction(icons.icon(icon_name), text, self, objectName=f"action_{key}_block")
             action.setIconText(text.replace("&", "").replace(" Block", "").replace(" Above", ""))
             action.setShortcut(QKeySequence(shortcut))
             # Shortcuts act when the table (or its editor) has focus, so Del in the form still deletes text.
