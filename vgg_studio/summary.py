@@ -1,7 +1,8 @@
 """Per-layer shapes, parameters, FLOPs and memory of a spec, computed on torch's meta device.
 
-Nothing here allocates real activations: the net is built and run on the meta device, shapes come from
-forward hooks and FLOPs from torch's FlopCounterMode, so VGG-19 at 224x224 summarises in milliseconds.
+Nothing here allocates real activations: the net is built on the meta device and each layer is run there
+once per input shape (`LeafMeasures`), shapes from its output and FLOPs from torch's FlopCounterMode, so
+VGG-19 at 224x224 summarises in milliseconds and an edit re-measures only the layers it changed.
 FLOPs follow FlopCounterMode's convention (2 per multiply-accumulate; ReLU and pooling count 0).
 Receptive fields are the textbook recurrence over the feature layers (r += (k - 1) * j, j *= stride), the
 theoretical window of input pixels one output cell depends on, not clipped to the input.
@@ -10,6 +11,8 @@ theoretical window of input pixels one output cell depends on, not clipped to th
 from __future__ import annotations
 
 import functools
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import torch
@@ -171,33 +174,81 @@ def _receptive_fields(leaves: list[tuple[str, int | None, nn.Module]]) -> list[t
     return out
 
 
+class LeafMeasures:
+    """Output shape and FLOPs of one leaf layer at one input shape, measured once on the meta device.
+
+    The key is the layer's class, torch's repr of it (every constructor argument that is not a default:
+    channels, kernel, stride, padding, features, ...) and the input shape; together they fix both numbers.
+    So a summary after an edit measures only the layers it has never seen at their input shape (a block's
+    new conv of a new width, the layers after a changed output shape); the rest, including a conv added to
+    a block next to identical ones, are lookups. Entries never go stale: the key is the whole question.
+    Thread-safe (the training panel's estimates summarize off the GUI thread). `summarize` owns the one
+    instance, `LEAF_MEASURES`.
+    """
+
+    def __init__(self, maxsize: int = 4096) -> None:
+        self._known: OrderedDict[tuple, tuple[tuple[int, ...], int]] = OrderedDict()
+        self._maxsize = maxsize
+        self._lock = threading.Lock()
+        self.misses = 0  # layers measured (for tests and benchmarks)
+
+    def measure(self, module: nn.Module, input_shape: tuple[int, ...]) -> tuple[tuple[int, ...], int]:
+        """(output shape, FLOPs) of `module` applied to a float32 tensor of `input_shape`."""
+        key = (type(module), repr(module), input_shape)
+        with self._lock:
+            known = self._known.get(key)
+            if known is not None:
+                self._known.move_to_end(key)
+                return known
+        with FlopCounterMode(display=False) as counter:
+            output = module(torch.empty(input_shape, device="meta"))
+        known = (tuple(output.shape), int(counter.get_total_flops()))
+        with self._lock:
+            self.misses += 1
+            self._known[key] = known
+            if len(self._known) > self._maxsize:
+                self._known.popitem(last=False)
+        return known
+
+    def clear(self) -> None:
+        with self._lock:
+            self._known.clear()
+
+    @property
+    def size(self) -> int:
+        return len(self._known)
+
+
+LEAF_MEASURES = LeafMeasures()
+
+
+def clear_caches() -> None:
+    """Forget every summary and leaf measurement (benchmarks of a cold start; tests of the cache)."""
+    summarize.cache_clear()
+    LEAF_MEASURES.clear()
+
+
 @functools.lru_cache(maxsize=128)
 def summarize(spec: ArchSpec) -> Summary:
-    """Summary of a valid spec (raises SpecError otherwise). Cached: specs are immutable and hashable."""
+    """Summary of a valid spec (raises SpecError otherwise). Cached: specs are immutable and hashable.
+
+    The net is built on the meta device (no memory) and walked leaf by leaf: it is d2l's chain of layers,
+    so each leaf's input is the previous leaf's output. Each leaf's shape and FLOPs come from
+    `LEAF_MEASURES`, which runs a leaf only at an input shape it has not seen (FlopCounterMode's count).
+    """
     with torch.device("meta"):
         net = build_model(spec)
     leaves = named_layers(net, spec)
-    module_key = {id(m): "Sequential." + name for name, m in net.named_modules() if name}
-    shapes: dict[int, tuple[int, ...]] = {}
-
-    def record(module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
-        shapes[id(module)] = tuple(output.shape)
-
-    handles = [m.register_forward_hook(record) for _, _, m in leaves]
-    try:
-        x = torch.empty(1, spec.in_channels, spec.input_size, spec.input_size, device="meta")
-        with FlopCounterMode(display=False) as counter:
-            net(x)
-    finally:
-        for h in handles:
-            h.remove()
-    flop_counts = counter.get_flop_counts()
+    measured = []
+    shape_in: tuple[int, ...] = (1, spec.in_channels, spec.input_size, spec.input_size)
+    for _, _, module in leaves:
+        shape_out, flops = LEAF_MEASURES.measure(module, shape_in)
+        measured.append((shape_out, flops))
+        shape_in = shape_out
 
     raw = []
-    for name, block, module in leaves:
-        shape = shapes[id(module)]
+    for (name, block, module), (shape, flops) in zip(leaves, measured):
         params = sum(p.numel() for p in module.parameters())
-        flops = int(sum(flop_counts.get(module_key[id(module)], {}).values()))
         raw.append((name, block, type(module).__name__, shape, params, flops, _numel(shape) * FLOAT32_BYTES))
     total_params = sum(r[4] for r in raw) or 1
     total_flops = sum(r[5] for r in raw) or 1

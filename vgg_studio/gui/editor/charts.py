@@ -181,6 +181,9 @@ class ShareChart(pg.PlotWidget):
             self.peak_label.show()
         else:
             self.peak_label.hide()
+        # pyqtgraph applies new ranges and label positions when it is about to paint, and changing them
+        # there schedules a second paint of the whole chart: settle them now, so one edit paints once.
+        self.scene().prepareForPaint()
 
     def _set_title(self, summary: Summary | None) -> None:
         """Title doubles as legend: blue bars are convolutions, orange ones fully connected layers."""
