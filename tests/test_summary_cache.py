@@ -55,6 +55,7 @@ def edits():
         lambda s: s.replace(head="adaptive"),
         lambda s: s.replace(head="gap"),
         lambda s: s.replace(batch_norm=False, head="fc"),
+        lambda s: s.replace(blocks=(Block(2, 64),) * 3),  # blocks 2 and 3 are one built block, shared
         lambda s: preset("vgg11").replace(input_size=64),  # back to the start, as undo would
     ]
     out = [spec]

@@ -8,6 +8,8 @@ name ("block2.conv1", "fc1"); the summary and warm start both address layers by 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from torch import nn
 
 from .spec import ADAPTIVE_POOL_SIZE, ArchSpec, check
@@ -30,13 +32,14 @@ def vgg_block(num_convs: int, in_channels: int, out_channels: int, kernel_size: 
     return nn.Sequential(*layers)
 
 
-def build_model(spec: ArchSpec) -> nn.Sequential:
+def build_model(spec: ArchSpec, make_block: Callable[..., nn.Sequential] = vgg_block) -> nn.Sequential:
     """Blocks -> the head, as d2l's `vgg(conv_arch)` for the `fc` head.
 
     fc:       Flatten -> (Linear, ReLU, Dropout) per hidden width -> Linear
     adaptive: AdaptiveAvgPool2d((7, 7)) -> the same as fc (torchvision's VGG; any input size builds)
     gap:      AdaptiveAvgPool2d(1) -> Flatten -> Linear to the classes (NiN's global average pooling)
 
+    `make_block` takes `vgg_block`'s arguments; the summary passes a memoized one (see `summary`).
     Raises SpecError for an invalid spec rather than letting torch fail later with a shape error.
     """
     check(spec)
@@ -44,7 +47,7 @@ def build_model(spec: ArchSpec) -> nn.Sequential:
     in_channels = spec.in_channels
     for i, block in enumerate(spec.blocks):
         out_channels = spec.effective_channels(i)
-        layers.append(vgg_block(block.num_convs, in_channels, out_channels, block.kernel_size, spec.batch_norm))
+        layers.append(make_block(block.num_convs, in_channels, out_channels, block.kernel_size, spec.batch_norm))
         in_channels = out_channels
     side = spec.feature_sizes()[-1]
     if spec.head == "adaptive":

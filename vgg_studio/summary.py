@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from .model import build_model, named_layers
+from .model import build_model, named_layers, vgg_block
 from .spec import ArchSpec, Problem, validate
 from .train_config import OPTIMIZER_STATE_COPIES
 
@@ -221,23 +221,29 @@ class LeafMeasures:
 
 LEAF_MEASURES = LeafMeasures()
 
+# A block built on the meta device holds no data and is never changed here, so one serves every summary
+# with an equal block, and equal blocks within one net (parameter init is most of a build's time). Only
+# `summarize` calls it, always under the meta device. Shared modules: nothing here may key on id(module).
+_meta_block = functools.lru_cache(maxsize=256)(vgg_block)
+
 
 def clear_caches() -> None:
-    """Forget every summary and leaf measurement (benchmarks of a cold start; tests of the cache)."""
+    """Forget every summary, leaf measurement and built block (benchmarks of a cold start; cache tests)."""
     summarize.cache_clear()
     LEAF_MEASURES.clear()
+    _meta_block.cache_clear()
 
 
 @functools.lru_cache(maxsize=128)
 def summarize(spec: ArchSpec) -> Summary:
     """Summary of a valid spec (raises SpecError otherwise). Cached: specs are immutable and hashable.
 
-    The net is built on the meta device (no memory) and walked leaf by leaf: it is d2l's chain of layers,
-    so each leaf's input is the previous leaf's output. Each leaf's shape and FLOPs come from
-    `LEAF_MEASURES`, which runs a leaf only at an input shape it has not seen (FlopCounterMode's count).
+    The net is built on the meta device (no memory; blocks shared, see `_meta_block`) and walked leaf by
+    leaf: it is d2l's chain of layers, so each leaf's input is the previous leaf's output. Each leaf's shape
+    and FLOPs come from `LEAF_MEASURES`, which runs a leaf only at an input shape it has not seen.
     """
     with torch.device("meta"):
-        net = build_model(spec)
+        net = build_model(spec, _meta_block)
     leaves = named_layers(net, spec)
     measured = []
     shape_in: tuple[int, ...] = (1, spec.in_channels, spec.input_size, spec.input_size)

@@ -71,9 +71,12 @@ class SummaryDeltas(QObject):
             self._place_beside_values()
             stale = self.baseline.stale
             for col, (title, tip) in enumerate(zip(DELTA_COLUMNS, DELTA_TIPS), start=len(COLUMNS)):
-                header = QStandardItem(f"{title} (stale)" if stale else title)
+                header = self.model.horizontalHeaderItem(col)
+                if header is None:
+                    header = QStandardItem()
+                    self.model.setHorizontalHeaderItem(col, header)
+                header.setText(f"{title} (stale)" if stale else title)
                 header.setToolTip(f"{tip}. {STALE_NOTE.capitalize()}." if stale else f"{tip} ({self.baseline.label}).")
-                self.model.setHorizontalHeaderItem(col, header)
             self._decorate(stale)
         finally:
             tree.setUpdatesEnabled(True)
@@ -156,24 +159,28 @@ class SummaryDeltas(QObject):
         row = first.row()
         formats = (signed, signed_si, signed_nbytes)  # as the columns to their left: 1,234 / 1.85 G / 2.0 MiB
         percent = first.parent() is None  # blocks, classifier, total: a layer's change is its own row
+        font = QFont(first.font())
+        font.setItalic(stale)
         for offset, (delta, fmt) in enumerate(zip(deltas, formats)):
             col = len(COLUMNS) + offset
-            item = QStandardItem(_delta_text(delta, None if base is None else base[offset], fmt, percent))
-            item.setEditable(False)
+            # A row the summary view kept in place keeps its Δ cells: set them anew (equal values are no
+            # change for Qt, so only the deltas that moved repaint).
+            item = parent.child(row, col)
+            if item is None:
+                item = QStandardItem()
+                item.setEditable(False)
+                item.setData(first.data(GroupRole), GroupRole)
+                item.setTextAlignment(self._align)
+                parent.setChild(row, col, item)
+            item.setText(_delta_text(delta, None if base is None else base[offset], fmt, percent))
             item.setData(delta, DeltaRole)
-            item.setData(first.data(GroupRole), GroupRole)
-            item.setTextAlignment(self._align)
             item.setForeground(self._brushes[(delta > 0) - (delta < 0)])
-            if stale or first.font().bold():
-                font = QFont(first.font())
-                font.setItalic(stale)
-                item.setFont(font)
+            item.setFont(font)
             exact = {0: f"{delta:+,} parameters", 1: f"{delta:+,} FLOPs per image",
                      2: f"{delta:+,} bytes per image"}[offset]
             pct = percent_change(delta, base[offset]) if base and base[offset] and delta else ""
             what = {ADDED: " (a new layer)", REMOVED: " (only in the baseline)"}.get(status, f" ({pct})" if pct else "")
             item.setToolTip(f"{exact} against {self.baseline.label}{what}" + (f"\n{STALE_NOTE}" if stale else ""))
-            parent.setChild(row, col, item)
 
     def _removed_row(self, d: LayerDelta, key: int) -> list[QStandardItem]:
         """A struck-through row for a layer only the baseline has, with the baseline's numbers."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import os
+from dataclasses import dataclass
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, Signal
 from PySide6.QtGui import QAction, QBrush, QColor, QFont, QKeySequence, QStandardItem, QStandardItemModel
@@ -36,7 +37,20 @@ COLUMN_TIPS = (
     "(hover for the effective stride)",
 )
 GroupRole = Qt.ItemDataRole.UserRole + 1  # block index for block groups; -1 classifier; -2 total
+KeyRole = Qt.ItemDataRole.UserRole + 2  # on column 0: the group key, or the layer's name; rows are reused by it
 CLASSIFIER, TOTAL = -1, -2
+
+
+@dataclass
+class _Row:
+    """One row of the tree before it is shown: its key, texts and tooltips per column, and its layers."""
+
+    key: int | str
+    group: int
+    texts: list[str]
+    tips: list[str]
+    bold: bool = False
+    children: list[_Row] | None = None
 
 
 def _percent(share: float) -> str:
@@ -54,6 +68,8 @@ class SummaryView(QWidget):
         self._document = document
         self._summary: Summary | None = None
         self._highlight: set[int] = set()
+        self._align = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        self._total_brush = QBrush(QColor(0, 0, 0, 18))
 
         self.headline = QLabel(objectName="summaryHeadline")
         self.headline.setTextFormat(Qt.TextFormat.RichText)
@@ -135,19 +151,14 @@ class SummaryView(QWidget):
 
     def show_summary(self, summary: Summary | None) -> None:
         self._summary = summary
-        scroll = self.tree.verticalScrollBar().value()
         self.tree.setUpdatesEnabled(False)
         try:
-            self.model.removeRows(0, self.model.rowCount())
-            if summary is not None:
-                self._fill(summary)
-            for row in range(self.model.rowCount()):
-                index = self.model.index(row, 0)
-                self.tree.setExpanded(index, index.data(GroupRole) in self._expanded)
-                self.tree.setFirstColumnSpanned(row, self.tree.rootIndex(), False)
+            new_groups: list[QStandardItem] = []
+            self._sync(self.model.invisibleRootItem(), self._rows(summary) if summary is not None else [], new_groups)
+            for group in new_groups:  # rows kept in place keep their state
+                self.tree.setExpanded(group.index(), group.data(GroupRole) in self._expanded)
         finally:
             self.tree.setUpdatesEnabled(True)
-        self.tree.verticalScrollBar().setValue(scroll)
         self._show_headline()
         self._show_memory()
         self.highlight_blocks(self._highlight)
@@ -215,71 +226,102 @@ class SummaryView(QWidget):
                 return row
         return -1
 
-    def _fill(self, summary: Summary) -> None:
-        root = self.model.invisibleRootItem()
+    def _rows(self, summary: Summary) -> list[_Row]:
+        """What the tree shows for `summary`: a group per block with its layers, the classifier, the total."""
         total_params = summary.total_params or 1
         total_flops = summary.total_flops or 1
+        rows = []
         for b in summary.blocks:
-            label = f"Block {b.block + 1}  ({b.num_convs} × {b.channels:,})"
             kernel = f"{b.kernel_size}×{b.kernel_size} "
-            group = self._row(root, label, f"{b.num_convs} {kernel}convolutions with {b.channels:,} channels, then a "
-                              "max-pool", b.output_shape, b.params, b.params / total_params, b.flops,
-                              b.flops / total_flops, b.activation_bytes, key=b.block, bold=True,
-                              field=(b.receptive_field, b.effective_stride))
-            for layer in summary.rows_of_block(b.block):
-                self._layer_row(group, layer, layer.name.split(".", 1)[-1])
+            rows.append(self._row(
+                b.block, f"Block {b.block + 1}  ({b.num_convs} × {b.channels:,})",
+                f"{b.num_convs} {kernel}convolutions with {b.channels:,} channels, then a max-pool", b.output_shape,
+                b.params, b.params / total_params, b.flops, b.flops / total_flops, b.activation_bytes, group=b.block,
+                bold=True, field=(b.receptive_field, b.effective_stride),
+                children=[self._layer_row(summary, layer, layer.name.split(".", 1)[-1])
+                          for layer in summary.rows_of_block(b.block)]))
         head = summary.head
-        group = self._row(root, "Classifier", "Flatten, then the fully connected layers", head[-1].output_shape,
-                          sum(r.params for r in head), sum(r.param_share for r in head), sum(r.flops for r in head),
-                          sum(r.flop_share for r in head), sum(r.activation_bytes for r in head),
-                          key=CLASSIFIER, bold=True)
-        for layer in head:
-            self._layer_row(group, layer, layer.name)
-        self._row(root, f"Total  ({len(summary.layers)} layers)", "The whole network, for one image", (),
-                  summary.total_params, 1.0,
-                  summary.total_flops, 1.0, summary.total_activation_bytes, key=TOTAL, bold=True)
+        rows.append(self._row(
+            CLASSIFIER, "Classifier", "Flatten, then the fully connected layers", head[-1].output_shape,
+            sum(r.params for r in head), sum(r.param_share for r in head), sum(r.flops for r in head),
+            sum(r.flop_share for r in head), sum(r.activation_bytes for r in head), group=CLASSIFIER, bold=True,
+            children=[self._layer_row(summary, layer, layer.name) for layer in head]))
+        rows.append(self._row(TOTAL, f"Total  ({len(summary.layers)} layers)", "The whole network, for one image", (),
+                              summary.total_params, 1.0, summary.total_flops, 1.0, summary.total_activation_bytes,
+                              group=TOTAL, bold=True))
+        return rows
 
-    def _layer_row(self, parent: QStandardItem, layer: LayerRow, label: str) -> None:
-        key = layer.block if layer.block is not None else CLASSIFIER
-        self._row(parent, label, f"{layer.name}: {layer.type}", layer.output_shape, layer.params, layer.param_share,
-                  layer.flops, layer.flop_share, layer.activation_bytes, key=key,
-                  field=(layer.receptive_field, layer.effective_stride))
+    def _layer_row(self, summary: Summary, layer: LayerRow, label: str) -> _Row:
+        group = layer.block if layer.block is not None else CLASSIFIER
+        row = self._row(layer.name, label, f"{layer.name}: {layer.type}", layer.output_shape, layer.params,
+                        layer.param_share, layer.flops, layer.flop_share, layer.activation_bytes, group=group,
+                        field=(layer.receptive_field, layer.effective_stride))
         # The chapter's arithmetic behind the numbers, where a formula matches them.
-        summary, row = self._summary, parent.rowCount() - 1
         for col, why in ((COL_SHAPE, shape_reason), (COL_PARAMS, params_formula), (COL_FLOPS, flops_formula)):
-            text = why(summary, layer) if summary is not None else None
+            text = why(summary, layer)
             if text:
-                item = parent.child(row, col)
-                item.setToolTip(f"{item.toolTip()}\n{text}" if item.toolTip() else text)
+                row.tips[col] = f"{row.tips[col]}\n{text}" if row.tips[col] else text
+        return row
 
-    def _row(self, parent: QStandardItem, label: str, about: str, out_shape: tuple[int, ...], params: int,
-             pshare: float, flops: int, fshare: float, act: int, key: int, bold: bool = False,
-             field: tuple[int | None, int | None] = (None, None)) -> QStandardItem:
+    @staticmethod
+    def _row(key: int | str, label: str, about: str, out_shape: tuple[int, ...], params: int, pshare: float,
+             flops: int, fshare: float, act: int, group: int, bold: bool = False,
+             field: tuple[int | None, int | None] = (None, None), children: list[_Row] | None = None) -> _Row:
         rf, stride = field
         texts = [label, shape(out_shape) if out_shape else "", thousands(params), si(flops), nbytes(act),
                  "" if rf is None else str(rf)]
-        items = [QStandardItem(t) for t in texts]
-        for col, item in enumerate(items):
+        tips = [about, "", f"{params:,} parameters ({si(params)}), {_percent(pshare)} of the network",
+                f"{flops:,} FLOPs per image, {_percent(fshare)} of the network", f"{act:,} bytes per image",
+                COLUMN_TIPS[COL_RF] if rf is None else
+                f"One output cell sees {rf}×{rf} input pixels; neighbouring cells are {stride} "
+                f"pixel{'s' if stride != 1 else ''} apart (effective stride)"]
+        return _Row(key, group, texts, tips, bold, children)
+
+    def _sync(self, parent: QStandardItem, rows: list[_Row], new_groups: list[QStandardItem]) -> None:
+        """Make `parent`'s rows show `rows`, reusing every existing row of the same key in place.
+
+        Only what changed is set (an equal text is no change for Qt), so an edit repaints its own cells and
+        the scroll position, open groups and selection stay. Rows of other keys (a layer the edit removed,
+        a baseline-only row that `SummaryDeltas` adds back after) are removed. Groups inserted are listed in
+        `new_groups`.
+        """
+        existing = [parent.child(j, 0).data(KeyRole) for j in range(parent.rowCount())]
+        for i, row in enumerate(rows):
+            if row.key in existing[i:]:
+                stale = existing.index(row.key, i) - i
+                if stale:
+                    parent.removeRows(i, stale)
+                    del existing[i:i + stale]
+                for col, (text, tip) in enumerate(zip(row.texts, row.tips)):
+                    item = parent.child(i, col)
+                    item.setText(text)
+                    item.setToolTip(tip)
+            else:
+                parent.insertRow(i, self._items(row))
+                existing.insert(i, row.key)
+                if row.children is not None:
+                    new_groups.append(parent.child(i, 0))
+            if row.children is not None:
+                self._sync(parent.child(i, 0), row.children, new_groups)
+        if parent.rowCount() > len(rows):
+            parent.removeRows(len(rows), parent.rowCount() - len(rows))
+
+    def _items(self, row: _Row) -> list[QStandardItem]:
+        items = [QStandardItem(t) for t in row.texts]
+        font = QFont()
+        font.setBold(row.bold)
+        for col, (item, tip) in enumerate(zip(items, row.tips)):
             item.setEditable(False)
-            item.setData(key, GroupRole)
+            item.setData(row.group, GroupRole)
+            item.setToolTip(tip)
             if col >= COL_PARAMS:
-                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            if bold:
-                font = QFont()
-                font.setBold(True)
+                item.setTextAlignment(self._align)
+            if row.bold:
                 item.setFont(font)
-        items[COL_LAYER].setToolTip(about)
-        items[COL_PARAMS].setToolTip(f"{params:,} parameters ({si(params)}), {_percent(pshare)} of the network")
-        items[COL_FLOPS].setToolTip(f"{flops:,} FLOPs per image, {_percent(fshare)} of the network")
-        items[COL_ACT].setToolTip(f"{act:,} bytes per image")
-        items[COL_RF].setToolTip(COLUMN_TIPS[COL_RF] if rf is None else
-                                 f"One output cell sees {rf}×{rf} input pixels; neighbouring cells are {stride} "
-                                 f"pixel{'s' if stride != 1 else ''} apart (effective stride)")
-        if key == TOTAL:
-            for item in items:
-                item.setBackground(QBrush(QColor(0, 0, 0, 18)))
-        parent.appendRow(items)
-        return items[0]
+            if row.key == TOTAL:
+                item.setBackground(self._total_brush)
+        items[0].setData(row.key, KeyRole)
+        return items
 
     def _show_headline(self) -> None:
         s = self._summary
