@@ -7,7 +7,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QTreeView
 
 from vgg_studio.gui.editor.baseline_views import DeltaRole, SummaryDeltas
-from vgg_studio.gui.editor.summary_view import GroupRole, SummaryView
+from vgg_studio.gui.editor.summary_view import GroupRole, KeyRole, SummaryView
 from vgg_studio.spec import Block
 
 
@@ -35,6 +35,39 @@ def _horizontal():
     from PySide6.QtCore import Qt
 
     return Qt.Orientation.Horizontal
+
+
+def by_key(model) -> dict:
+    """(group key, row key, column) -> (text, tooltip) for every row the summary view keys (not baseline rows)."""
+    out = {}
+    for r in range(model.rowCount()):
+        group = model.item(r, 0)
+        rows = [(None, model.invisibleRootItem(), r)] + [(group.data(KeyRole), group, c)
+                                                         for c in range(group.rowCount())]
+        for outer, parent, row in rows:
+            key = parent.child(row, 0).data(KeyRole)
+            for col in range(model.columnCount()):
+                item = parent.child(row, col)
+                if key is not None and item is not None:
+                    out[(outer, key, col)] = (item.text(), item.toolTip())
+    return out
+
+
+class Announced:
+    """The cells a view was told about: every dataChanged range and inserted row, by key as `by_key` names them."""
+
+    def __init__(self, model):
+        self.model, self.cells = model, set()
+        model.dataChanged.connect(self._changed)
+        model.rowsInserted.connect(lambda parent, first, last: self._changed(
+            self.model.index(first, 0, parent), self.model.index(last, self.model.columnCount() - 1, parent)))
+
+    def _changed(self, top, bottom, _roles=()):
+        parent = top.parent()
+        outer = parent.siblingAtColumn(0).data(KeyRole) if parent.isValid() else None
+        for row in range(top.row(), bottom.row() + 1):
+            key = self.model.index(row, 0, parent).data(KeyRole)
+            self.cells |= {(outer, key, col) for col in range(top.column(), bottom.column() + 1)}
 
 
 def built_from_nothing(window):
@@ -68,8 +101,18 @@ def test_in_place_refresh_equals_a_fresh_view_through_edits_undo_and_a_baseline(
         lambda: doc.set_field("ratio", 4),
     ]
     tree.expand(model.item(2, 0).index())  # a group the user opened stays open through edits
+    kept_and_changed = 0
     for i, step in enumerate(steps):
+        before, announced = by_key(model), Announced(model)
         step()
         assert cells(model) == built_from_nothing(window), f"after step {i}"
+        # cells set while the model was quiet were announced after: the view repaints every one that changed
+        after = by_key(model)
+        changed = {k for k in after if k in before and after[k] != before[k]}
+        assert changed <= announced.cells, f"after step {i}: {list(changed - announced.cells)[:3]}"
+        kept_and_changed += len(changed)
+        model.dataChanged.disconnect()
+        model.rowsInserted.disconnect()
+    assert kept_and_changed > 500  # most edits change the shares in every tooltip
     block3 = next(model.item(r, 0) for r in range(model.rowCount()) if model.item(r, 0).data(GroupRole) == 2)
     assert tree.isExpanded(block3.index())

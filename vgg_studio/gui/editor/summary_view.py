@@ -53,6 +53,33 @@ class _Row:
     children: list[_Row] | None = None
 
 
+def set_quietly(model: QStandardItemModel, parent: QStandardItem, cells: list[tuple[int, int, str, str]]) -> None:
+    """Set (row, column, text, tooltip) cells under `parent`, announcing all that changed in one signal.
+
+    A tree view does real work for every dataChanged it hears (tens of µs each, and an edit changes the
+    shares in some 150 tooltips), so the model stays quiet while the cells change, then one dataChanged
+    covers the rows that changed; nothing is announced when nothing changed.
+    """
+    changed = []
+    for row, col, text, tip in cells:
+        item = parent.child(row, col)
+        if item.text() != text or item.toolTip() != tip:
+            changed.append((item, text, tip))
+    if not changed:
+        return
+    blocked = model.blockSignals(True)
+    try:
+        for item, text, tip in changed:
+            item.setText(text)
+            item.setToolTip(tip)
+    finally:
+        model.blockSignals(blocked)
+    rows = [item.row() for item, _, _ in changed]
+    top = model.indexFromItem(changed[0][0]).siblingAtColumn(0)
+    model.dataChanged.emit(top.siblingAtRow(min(rows)), top.siblingAtRow(max(rows)).siblingAtColumn(
+        max(item.column() for item, _, _ in changed)), [])
+
+
 def _percent(share: float) -> str:
     return f"{share * 100:.1f}%" if share >= 0.001 or share == 0 else "<0.1%"
 
@@ -286,16 +313,14 @@ class SummaryView(QWidget):
         `new_groups`.
         """
         existing = [parent.child(j, 0).data(KeyRole) for j in range(parent.rowCount())]
+        kept = []
         for i, row in enumerate(rows):
             if row.key in existing[i:]:
                 stale = existing.index(row.key, i) - i
                 if stale:
                     parent.removeRows(i, stale)
                     del existing[i:i + stale]
-                for col, (text, tip) in enumerate(zip(row.texts, row.tips)):
-                    item = parent.child(i, col)
-                    item.setText(text)
-                    item.setToolTip(tip)
+                kept.append(i)
             else:
                 parent.insertRow(i, self._items(row))
                 existing.insert(i, row.key)
@@ -305,6 +330,8 @@ class SummaryView(QWidget):
                 self._sync(parent.child(i, 0), row.children, new_groups)
         if parent.rowCount() > len(rows):
             parent.removeRows(len(rows), parent.rowCount() - len(rows))
+        set_quietly(self.model, parent, [(i, col, text, tip) for i in kept
+                                         for col, (text, tip) in enumerate(zip(rows[i].texts, rows[i].tips))])
 
     def _items(self, row: _Row) -> list[QStandardItem]:
         items = [QStandardItem(t) for t in row.texts]
