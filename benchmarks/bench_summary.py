@@ -1,8 +1,9 @@
 """Summary latency: `summarize` (meta device + FlopCounterMode) vs d2l's way (a real forward on CPU).
 
 Run: python benchmarks/bench_summary.py [--repeats N]
-Prints the median of N cold (uncached) runs per preset and the ratio to a real forward pass of one image,
-which is what printing shapes the d2l way costs. Target: vgg19 at 224x224 well under 50 ms.
+Prints the median of N cold runs per preset (nothing cached: no summary, layer measurement or built block)
+and the ratio to a real forward pass of one image, which is what printing shapes the d2l way costs.
+Target: vgg19 at 224x224 well under 50 ms.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import torch
 
 from vgg_studio.model import build_model
 from vgg_studio.spec import PRESET_NAMES, preset
-from vgg_studio.summary import summarize
+from vgg_studio.summary import clear_caches, summarize
 
 
 def median_ms(fn, repeats: int) -> float:
@@ -31,7 +32,7 @@ def median_ms(fn, repeats: int) -> float:
 
 def cold_summary(name: str):
     def run():
-        summarize.cache_clear()
+        clear_caches()  # the summaries, every layer's measurement and the built blocks
         summarize(preset(name))
     return run
 
