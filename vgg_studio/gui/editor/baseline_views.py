@@ -19,7 +19,8 @@ from ...compare import ADDED, REMOVED, SAME, LayerDelta
 from ...units import nbytes, percent_change, shape, si, signed, signed_nbytes, signed_si, thousands
 from .. import style
 from .baseline import Baseline
-from .summary_view import CLASSIFIER, COL_ACT, COL_FLOPS, COL_PARAMS, COLUMNS, TOTAL, GroupRole, SummaryView
+from .summary_view import (CLASSIFIER, COL_ACT, COL_FLOPS, COL_PARAMS, COLUMNS, TOTAL, GroupRole, QuietCells,
+                           SummaryView)
 
 DELTA_COLUMNS = ("Δ params", "Δ FLOPs", "Δ activations")
 DELTA_TIPS = (
@@ -104,6 +105,7 @@ class SummaryDeltas(QObject):
                     group.removeRow(child)
 
     def _decorate(self, stale: bool) -> None:
+        """Rows only the baseline has first (the rows move), then every Δ cell with the model quiet."""
         comparison = self.baseline.comparison
         root = self.model.invisibleRootItem()
         groups = {root.child(r).data(GroupRole): root.child(r) for r in range(root.rowCount())}
@@ -111,16 +113,17 @@ class SummaryDeltas(QObject):
         for d in comparison.layers:
             by_group.setdefault(CLASSIFIER if d.block is None else d.block, []).append(d)
 
+        cells: list[tuple[QStandardItem, tuple[int, int, int], tuple[int, int, int] | None, str]] = []
         for block_delta in comparison.blocks:
             key = block_delta.block
             group = groups.get(key)
             if group is None:  # a block only the baseline has: a whole removed group before the classifier
                 group = self._removed_group(root, groups, block_delta)
             base = block_delta.a
-            self._set_deltas(group, (block_delta.delta_params, block_delta.delta_flops,
-                                     block_delta.delta_activation_bytes),
-                             None if base is None else (base.params, base.flops, base.activation_bytes), stale)
-            self._layers(group, by_group.get(key, []), stale)
+            cells.append((group, (block_delta.delta_params, block_delta.delta_flops,
+                                  block_delta.delta_activation_bytes),
+                          None if base is None else (base.params, base.flops, base.activation_bytes), SAME))
+            cells += self._layers(group, by_group.get(key, []))
         head = groups.get(CLASSIFIER)
         if head is not None:
             rows = by_group.get(CLASSIFIER, [])
@@ -128,17 +131,20 @@ class SummaryDeltas(QObject):
                            for f in ("delta_params", "delta_flops", "delta_activation_bytes"))
             base = tuple(sum(getattr(d.a, f) for d in rows if d.a is not None)
                          for f in ("params", "flops", "activation_bytes"))
-            self._set_deltas(head, deltas, base, stale)
-            self._layers(head, rows, stale)
+            cells.append((head, deltas, base, SAME))
+            cells += self._layers(head, rows)
         total = groups.get(TOTAL)
         if total is not None:
             a = comparison.a
-            self._set_deltas(total, (comparison.delta_params, comparison.delta_flops,
-                                     comparison.delta_activation_bytes),
-                             (a.total_params, a.total_flops, a.total_activation_bytes), stale)
+            cells.append((total, (comparison.delta_params, comparison.delta_flops,
+                                  comparison.delta_activation_bytes),
+                          (a.total_params, a.total_flops, a.total_activation_bytes), SAME))
+        with QuietCells(self.model) as quiet:
+            for first, deltas, base, status in cells:
+                self._set_deltas(quiet, first, deltas, base, stale, status)
 
-    def _layers(self, group: QStandardItem, deltas: list[LayerDelta], stale: bool) -> None:
-        """Δ cells for the group's layer rows, and removed layers inserted where they sat in the baseline.
+    def _layers(self, group: QStandardItem, deltas: list[LayerDelta]) -> list:
+        """Removed layers inserted where they sat in the baseline; then the Δ cells each layer row needs.
 
         The group lists this architecture's layers in order, and so does `deltas` (with the removed ones
         among them), so inserting each removed layer at its own index lines the two lists up.
@@ -147,14 +153,13 @@ class SummaryDeltas(QObject):
             if d.b is None:
                 group.insertRow(i, self._removed_row(d, group.data(GroupRole)))
         if group.rowCount() != len(deltas):  # not the summary this comparison was made for
-            return
-        for i, d in enumerate(deltas):
-            base = None if d.a is None else (d.a.params, d.a.flops, d.a.activation_bytes)
-            self._set_deltas(group.child(i), (d.delta_params, d.delta_flops, d.delta_activation_bytes), base,
-                             stale, status=d.status)
+            return []
+        return [(group.child(i), (d.delta_params, d.delta_flops, d.delta_activation_bytes),
+                 None if d.a is None else (d.a.params, d.a.flops, d.a.activation_bytes), d.status)
+                for i, d in enumerate(deltas)]
 
-    def _set_deltas(self, first: QStandardItem, deltas: tuple[int, int, int],
-                    base: tuple[int, int, int] | None, stale: bool, status: str = SAME) -> None:
+    def _set_deltas(self, quiet: QuietCells, first: QStandardItem, deltas: tuple[int, int, int],
+                    base: tuple[int, int, int] | None, stale: bool, status: str) -> None:
         parent = first.parent() or self.model.invisibleRootItem()
         row = first.row()
         formats = (signed, signed_si, signed_nbytes)  # as the columns to their left: 1,234 / 1.85 G / 2.0 MiB
@@ -163,24 +168,27 @@ class SummaryDeltas(QObject):
         font.setItalic(stale)
         for offset, (delta, fmt) in enumerate(zip(deltas, formats)):
             col = len(COLUMNS) + offset
-            # A row the summary view kept in place keeps its Δ cells: set them anew (equal values are no
-            # change for Qt, so only the deltas that moved repaint).
+            # A row the summary view kept in place keeps its Δ cells: set them anew, and announce the
+            # ones that changed.
             item = parent.child(row, col)
             if item is None:
                 item = QStandardItem()
                 item.setEditable(False)
                 item.setData(first.data(GroupRole), GroupRole)
                 item.setTextAlignment(self._align)
-                parent.setChild(row, col, item)
-            item.setText(_delta_text(delta, None if base is None else base[offset], fmt, percent))
-            item.setData(delta, DeltaRole)
-            item.setForeground(self._brushes[(delta > 0) - (delta < 0)])
-            item.setFont(font)
+                parent.setChild(row, col, item)  # announced with its text, below
+            brush = self._brushes[(delta > 0) - (delta < 0)]
+            if item.data(DeltaRole) != delta or item.font() != font or item.foreground() != brush:
+                item.setData(delta, DeltaRole)
+                item.setForeground(brush)
+                item.setFont(font)
+                quiet.changed(item)
             exact = {0: f"{delta:+,} parameters", 1: f"{delta:+,} FLOPs per image",
                      2: f"{delta:+,} bytes per image"}[offset]
             pct = percent_change(delta, base[offset]) if base and base[offset] and delta else ""
             what = {ADDED: " (a new layer)", REMOVED: " (only in the baseline)"}.get(status, f" ({pct})" if pct else "")
-            item.setToolTip(f"{exact} against {self.baseline.label}{what}" + (f"\n{STALE_NOTE}" if stale else ""))
+            quiet.set(item, _delta_text(delta, None if base is None else base[offset], fmt, percent),
+                      f"{exact} against {self.baseline.label}{what}" + (f"\n{STALE_NOTE}" if stale else ""))
 
     def _removed_row(self, d: LayerDelta, key: int) -> list[QStandardItem]:
         """A struck-through row for a layer only the baseline has, with the baseline's numbers."""

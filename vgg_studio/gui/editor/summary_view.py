@@ -10,7 +10,7 @@ import html
 import os
 from dataclasses import dataclass
 
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, Signal
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QAction, QBrush, QColor, QFont, QKeySequence, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (QApplication, QFileDialog, QHeaderView, QLabel, QMessageBox,
                                QTreeView, QVBoxLayout, QWidget)
@@ -53,31 +53,39 @@ class _Row:
     children: list[_Row] | None = None
 
 
-def set_quietly(model: QStandardItemModel, parent: QStandardItem, cells: list[tuple[int, int, str, str]]) -> None:
-    """Set (row, column, text, tooltip) cells under `parent`, announcing all that changed in one signal.
+class QuietCells:
+    """Change cells of existing rows with the model quiet, then announce them: on leaving the `with`, one
+    dataChanged per parent over the rows and columns that changed (`changed(item)` records each).
 
-    A tree view does real work for every dataChanged it hears (tens of µs each, and an edit changes the
-    shares in some 150 tooltips), so the model stays quiet while the cells change, then one dataChanged
-    covers the rows that changed; nothing is announced when nothing changed.
+    A tree view does real work for every dataChanged it hears (tens of µs), and one edit changes the shares
+    in some 150 tooltips. Rows must not be inserted or removed inside (their signals would be lost).
     """
-    changed = []
-    for row, col, text, tip in cells:
-        item = parent.child(row, col)
+
+    def __init__(self, model: QStandardItemModel) -> None:
+        self.model = model
+        self._spans: dict[int, tuple[QStandardItem | None, int, int, int, int]] = {}
+
+    def __enter__(self) -> QuietCells:
+        self._blocked = self.model.blockSignals(True)
+        return self
+
+    def changed(self, item: QStandardItem) -> None:
+        parent = item.parent()  # None for the top-level rows
+        row, col = item.row(), item.column()
+        _, r0, r1, c0, c1 = self._spans.get(id(parent), (parent, row, row, col, col))
+        self._spans[id(parent)] = (parent, min(r0, row), max(r1, row), min(c0, col), max(c1, col))
+
+    def set(self, item: QStandardItem, text: str, tip: str) -> None:
         if item.text() != text or item.toolTip() != tip:
-            changed.append((item, text, tip))
-    if not changed:
-        return
-    blocked = model.blockSignals(True)
-    try:
-        for item, text, tip in changed:
             item.setText(text)
             item.setToolTip(tip)
-    finally:
-        model.blockSignals(blocked)
-    rows = [item.row() for item, _, _ in changed]
-    top = model.indexFromItem(changed[0][0]).siblingAtColumn(0)
-    model.dataChanged.emit(top.siblingAtRow(min(rows)), top.siblingAtRow(max(rows)).siblingAtColumn(
-        max(item.column() for item, _, _ in changed)), [])
+            self.changed(item)
+
+    def __exit__(self, *_exc) -> None:
+        self.model.blockSignals(self._blocked)
+        for parent, r0, r1, c0, c1 in self._spans.values():
+            at = parent.index() if parent is not None else QModelIndex()
+            self.model.dataChanged.emit(self.model.index(r0, c0, at), self.model.index(r1, c1, at), [])
 
 
 def _percent(share: float) -> str:
@@ -330,8 +338,10 @@ class SummaryView(QWidget):
                 self._sync(parent.child(i, 0), row.children, new_groups)
         if parent.rowCount() > len(rows):
             parent.removeRows(len(rows), parent.rowCount() - len(rows))
-        set_quietly(self.model, parent, [(i, col, text, tip) for i in kept
-                                         for col, (text, tip) in enumerate(zip(rows[i].texts, rows[i].tips))])
+        with QuietCells(self.model) as quiet:
+            for i in kept:
+                for col, (text, tip) in enumerate(zip(rows[i].texts, rows[i].tips)):
+                    quiet.set(parent.child(i, col), text, tip)
 
     def _items(self, row: _Row) -> list[QStandardItem]:
         items = [QStandardItem(t) for t in row.texts]
