@@ -85,6 +85,9 @@ class ShareChart(pg.PlotWidget):
             axis.setStyle(tickFont=font, tickTextOffset=3)
         item.getAxis("left").setLabel("%", color=text.name())
         item.getAxis("left").setWidth(34)
+        # The grid is the left axis's ticks drawn across the plot. Its third level is some 40 lines at alpha
+        # 4/255 (invisible) that cost more to paint than the bars: two levels draw the same picture.
+        item.getAxis("left").setStyle(maxTickLevel=1)
         item.getAxis("bottom").setLabel("layer  (block.conv, fc)", color=text.name())
         self.ghosts = pg.BarGraphItem(x=[], height=[], width=0.9, brush=pg.mkBrush(style.GHOST_FILL),
                                       pen=pg.mkPen(style.GHOST, width=1.5, style=Qt.PenStyle.DashLine))
