@@ -315,10 +315,10 @@ class SummaryView(QWidget):
     def _sync(self, parent: QStandardItem, rows: list[_Row], new_groups: list[QStandardItem]) -> None:
         """Make `parent`'s rows show `rows`, reusing every existing row of the same key in place.
 
-        Only what changed is set (an equal text is no change for Qt), so an edit repaints its own cells and
-        the scroll position, open groups and selection stay. Rows of other keys (a layer the edit removed,
-        a baseline-only row that `SummaryDeltas` adds back after) are removed. Groups inserted are listed in
-        `new_groups`.
+        Kept rows get only the cells that changed, announced together (`QuietCells`), so an edit repaints
+        its own cells and the scroll position, open groups and selection stay. Rows of other keys (a layer
+        the edit removed, a baseline-only row that `SummaryDeltas` adds back after) are removed. Groups
+        inserted are listed in `new_groups`.
         """
         existing = [parent.child(j, 0).data(KeyRole) for j in range(parent.rowCount())]
         kept = []
