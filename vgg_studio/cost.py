@@ -26,8 +26,10 @@ NATIVE_SHAPES = {"sample": (1, 28), "fashion-mnist": (1, 28), "mnist": (1, 28), 
 assert set(SPLIT_SIZES) == set(NATIVE_SHAPES) == set(DATASETS)
 TEST_IMAGE_COST = 1 / 3  # a test image is a forward pass: about a third of a training step's work
 SLOW_S = 600.0  # a run longer than this is called long, and cheaper choices are offered
-PROBE_BATCH = 32  # at most this many images per probe step: enough to time, cheap at 224 px on a CPU
-PROBE_ACTIVATION_BYTES = 512 << 20  # and fewer when their activations would need more memory than this
+# The probe steps at the run's own batch size: time per image falls as the batch grows (a probe at 32 images
+# judged d2l-small's epoch at batch 128 twice as long as it was), so only memory may make it smaller.
+PROBE_ACTIVATION_BYTES = 2 << 30  # halve the batch while its activations would need more memory than this
+PROBE_MIN_TIMED_S = 1.0  # stop timing after the step that reaches this, even before `steps` steps
 
 _cache: dict[tuple, float] = {}
 _cache_lock = threading.Lock()
@@ -40,8 +42,9 @@ class ProbeCancelled(Exception):
 def probe_speed(spec: ArchSpec, config: TrainConfig, *, steps: int = 2, cancel: threading.Event | None = None
                 ) -> float:
     """Training images per second for `spec` as `config` would train it here; cached, cheap (one warm-up step
-    and `steps` timed ones at a batch of at most PROBE_BATCH). Raises ProbeCancelled or what torch raises.
-    Call it off the GUI thread: at 224 px on two CPU cores one step of d2l-small takes about a second.
+    and up to `steps` timed ones, fewer once PROBE_MIN_TIMED_S is timed, at the run's batch size as far as
+    memory allows: `probe_batch`). Raises ProbeCancelled or what torch raises. Call it off the GUI thread: at
+    224 px on two CPU cores one step of d2l-small at batch 128 takes a few seconds.
     """
     import torch
     import torch.nn.functional as F
@@ -85,23 +88,24 @@ def probe_speed(spec: ArchSpec, config: TrainConfig, *, steps: int = 2, cancel: 
 
     stop_if_asked()
     step()  # warm-up: allocations, kernel choice
-    start = time.perf_counter()
-    for _ in range(steps):
+    start, timed = time.perf_counter(), 0
+    while timed < max(1, steps) and not (timed and time.perf_counter() - start >= PROBE_MIN_TIMED_S):
         stop_if_asked()
         step()
-    speed = steps * batch / (time.perf_counter() - start)
+        timed += 1
+    speed = timed * batch / (time.perf_counter() - start)
     with _cache_lock:
         _cache[key] = speed
     return speed
 
 
 def probe_batch(spec: ArchSpec, batch_size: int) -> int:
-    """The probe's batch: the run's, capped at PROBE_BATCH and halved until its activations fit in
-    PROBE_ACTIVATION_BYTES (VGG-11 at 224 px needs ~63 MiB per image), at least 1."""
+    """The probe's batch: the run's, halved until its activations fit in PROBE_ACTIVATION_BYTES (d2l-small at
+    224 px needs ~16 MiB per image, so 128 fit; VGG-11 ~63 MiB, so 32), at least 1."""
     from .summary import summarize
 
     per_image = summarize(spec).training_memory(1).activations_bytes
-    batch = max(1, min(batch_size, PROBE_BATCH))
+    batch = max(1, batch_size)
     while batch > 1 and batch * per_image > PROBE_ACTIVATION_BYTES:
         batch //= 2
     return batch

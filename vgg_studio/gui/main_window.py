@@ -119,7 +119,6 @@ class MainWindow(QMainWindow):
 
         self.resize(1280, 800)
         self.default_dock_sizes()
-        self._default_state = self.saveState()
         self._show_preset_choice(DEFAULT_PRESET)
         if persist and (restore_session is None or restore_session):
             self._restore_session()
@@ -129,6 +128,7 @@ class MainWindow(QMainWindow):
         install_efficiency(self)
         install_export(self)
         install_baseline(self)
+        self._default_state = self.saveState()  # every panel in its place, the Sweep tab beside Training
 
     # --- building ------------------------------------------------------------------------------
     def _icon(self, theme: str, fallback: QStyle.StandardPixmap):
