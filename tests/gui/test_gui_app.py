@@ -32,6 +32,30 @@ def test_screenshot_of_a_file_with_size(qapp, tmp_path):
     assert QImage(str(out)).size().toTuple() == (1024, 700)
 
 
+def test_screenshot_waits_for_the_cost_estimate_and_shows_no_stale_tab_bar(qapp, tmp_path, monkeypatch,
+                                                                           cost_probe):
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QTabBar
+
+    from vgg_studio.gui import app
+
+    shown, bars = [], []
+    real = app.screenshot
+
+    def spy(window, *args):
+        code = real(window, *args)
+        shown.append(window.training.panel.cost_estimate.text())
+        bars.extend(bar for bar in window.findChildren(QTabBar, options=Qt.FindChildOption.FindDirectChildrenOnly)
+                    if bar.isVisible() and "Sweep" in [bar.tabText(i) for i in range(bar.count())])
+        return code
+
+    monkeypatch.setattr(app, "screenshot", spy)
+    assert main(["--preset", "tiny", "--screenshot", str(tmp_path / "s.png")]) == 0
+    # the label as grabbed: the test probe's 500 images/s, no "Estimating the cost…" left
+    assert cost_probe and shown and "per epoch" in shown[0] and "on this CPU" in shown[0], shown
+    assert len(bars) == 1  # Qt's stale second Training | Sweep bar was a ghost row of tabs in the README's shots
+
+
 def test_bad_file_is_one_line_on_stderr(qapp, tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text("{", encoding="utf-8")

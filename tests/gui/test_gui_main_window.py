@@ -173,8 +173,11 @@ def test_window_layout_is_remembered(qtbot, window):
     qtbot.waitExposed(again)
     assert not again.charts_dock.isVisible() and again.arch_dock.isVisible()
     assert again.training.panel.batch_size.value() == 64 and again.summary_view.training_setup()[0] == 64
+    again.efficiency.sweep_dock.raise_()
     again.findChild(QAction, "action_reset_layout").trigger()
     assert again.charts_dock.isVisible()
+    # every panel back in its place, those added after the window was built too: Sweep a tab beside Training
+    assert again.tabifiedDockWidgets(again.training.panel_dock) == [again.efficiency.sweep_dock]
 
 
 def test_new_document_and_missing_recent_file(window, dialogs, tmp_path):

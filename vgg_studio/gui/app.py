@@ -151,16 +151,25 @@ def _compare(window, baseline: str | None, run_dirs: list[str] | None) -> None:
         history.select([info.path for info in history.infos() if info.path.resolve() in wanted])
 
 
+ESTIMATE_WAIT_S = 120.0  # how long --screenshot waits for the cost estimate (VGG-19 at 224 px on a slow CPU)
+
+
 def screenshot(window, path: Path, size: tuple[int, int] = (1280, 800)) -> int:
-    """Lay the window out at `size`, render it to `path` (exactly that many pixels) and report."""
-    from PySide6.QtCore import QCoreApplication, Qt
+    """Lay the window out at `size`, wait for the cost estimate next to Start, render the window to `path`
+    (exactly that many pixels) and report."""
+    from PySide6.QtCore import QCoreApplication, QEvent, Qt
 
     window.resize(*size)
     window.show()
+    QCoreApplication.processEvents()
+    window.training.estimator.settle(ESTIMATE_WAIT_S)  # its line may wrap and move the panel below it
     for _ in range(3):  # let docks, layouts and the plots settle
         QCoreApplication.processEvents()
     window.default_dock_sizes()
     QCoreApplication.processEvents()
+    # Widgets Qt has retired wait for the event loop to delete them, which never runs here: a dock group's
+    # stale tab bar (Qt makes a second one when a group is tabified beside another) would be in the picture.
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     image = window.grab().toImage()
     if image.width() != size[0] or image.height() != size[1]:  # high-DPI screens grab more pixels
         image = image.scaled(size[0], size[1], Qt.AspectRatioMode.IgnoreAspectRatio,

@@ -9,9 +9,10 @@ measured speed says more, and the two would compete for the same cores.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, QTimer, Signal
 
 from ... import cost
 from ...spec import ArchSpec
@@ -57,6 +58,20 @@ class CostEstimator(QObject):
 
     def is_busy(self) -> bool:
         return self._timer.isActive() or (self._thread is not None and self._thread.is_alive())
+
+    def settle(self, timeout_s: float) -> bool:
+        """Probe now (no debounce) and process events until the answer is shown, or `timeout_s` passes: for
+        `--screenshot`, whose picture should hold the estimate. Returns whether nothing is left pending."""
+        deadline = time.monotonic() + timeout_s
+        while self.is_busy() and time.monotonic() < deadline:
+            if self._timer.isActive() and not (self._thread is not None and self._thread.is_alive()):
+                self._timer.stop()
+                self._start()
+            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+            if self._thread is not None:
+                self._thread.join(0.02)
+        QCoreApplication.processEvents()  # the answer's queued signal
+        return not self.is_busy()
 
     def shutdown(self) -> None:
         """Cancel and wait for the probe thread (closing the window)."""
