@@ -1,8 +1,8 @@
 """What a training run will cost before it starts: a quick measured speed turned into minutes per epoch.
 
 The architecture's FLOPs say how the cost scales, but not how fast this machine is; so `probe_speed` times a
-few real training steps (synthetic images through the engine's own batch preparation, model, autocast and
-optimizer) and remembers the result per device, architecture, dtype and batch size for the life of the
+few real training steps (synthetic images through the engine's own batch preparation, model and step: the
+same autocast or kept bf16 weights, loss and optimizer) and remembers the result per device, architecture, dtype and batch size for the life of the
 process. `estimate` turns that speed and the data set's size into seconds per epoch and per run, and
 `cheaper_choices` names one-click ways out when a run would be long. No Qt: the window calls these from
 a worker thread, and they would serve a command line as well.
@@ -52,6 +52,8 @@ def probe_speed(spec: ArchSpec, config: TrainConfig, *, steps: int = 2, cancel: 
     from .batching import prepare_batch
     from .engine import make_optimizer, pick_device, uses_bf16, uses_channels_last
     from .model import build_initialized
+    from .recipes import augment
+    from .steps import Steps
 
     device = pick_device(config.device)
     channels, native = NATIVE_SHAPES.get(_resolved(config.dataset), (1, 28))
@@ -71,18 +73,24 @@ def probe_speed(spec: ArchSpec, config: TrainConfig, *, steps: int = 2, cancel: 
     model = build_initialized(spec).to(device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    optimizer = make_optimizer(model.parameters(), config)
     images = torch.randint(0, 256, (batch, channels, native, native), generator=gen, dtype=torch.uint8).to(device)
     labels = torch.randint(0, spec.num_classes, (batch,), generator=gen).to(device)
     mean, std = (0.5,) * channels, (0.25,) * channels
 
-    def step() -> None:
-        x = prepare_batch(images, spec.input_size, mean, std, channels_last=channels_last)
+    def forward_loss(net, x, y):  # as the engine's session computes it
         with torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext():
-            loss = F.cross_entropy(model(x), labels)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+            out = net(x)
+            return out, F.cross_entropy(out, y, label_smoothing=config.label_smoothing)
+
+    # The engine's own step (kept bf16 weights on a CPU, as training uses them); never compiled here: compiling
+    # takes longer than the whole probe, so a compiled run's estimate is the uncompiled speed.
+    stepper = Steps(model, make_optimizer(model.parameters(), config), forward_loss, lambda net, x: net(x),
+                    compile=False, kept_bf16=bf16 and device.type == "cpu", batch_size=batch, eval_batch_size=batch,
+                    on_compiling=lambda _name: None, on_fallback=lambda _message: None)
+
+    def step() -> None:
+        u8 = augment(images, gen, flip=config.flip, shift=config.shift) if config.flip or config.shift else images
+        stepper.train_step(prepare_batch(u8, spec.input_size, mean, std, channels_last=channels_last), labels)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
 
