@@ -2,9 +2,9 @@
 
 The architecture's FLOPs say how the cost scales, but not how fast this machine is; so `probe_speed` times a
 few real training steps (synthetic images through the engine's own batch preparation, model and step: the
-same autocast or kept bf16 weights, loss and optimizer) and remembers the result per device, architecture, dtype and batch size for the life of the
-process. `estimate` turns that speed and the data set's size into seconds per epoch and per run, and
-`cheaper_choices` names one-click ways out when a run would be long. No Qt: the window calls these from
+same autocast or kept bf16 weights, loss and optimizer) and remembers the result per device, architecture,
+dtype and batch size for the life of the process. `estimate` turns that speed and the data set's size into
+seconds per epoch and per run; `smaller_input` and `epochs_within` name one-click ways out of a long run. No Qt: the window calls these from
 a worker thread, and they would serve a command line as well.
 """
 
