@@ -4,14 +4,15 @@ The architecture's FLOPs say how the cost scales, but not how fast this machine 
 few real training steps (synthetic images through the engine's own batch preparation, model and step: the
 same autocast or kept bf16 weights, loss and optimizer) and remembers the result per device, architecture,
 dtype and batch size for the life of the process. `estimate` turns that speed and the data set's size into
-seconds per epoch and per run; `smaller_input` and `epochs_within` name one-click ways out of a long run. No Qt: the window calls these from
-a worker thread, and they would serve a command line as well.
+seconds per epoch and per run; `smaller_input` and `epochs_within` name one-click ways out of a long run.
+No Qt: the window calls these from a worker thread, and they would serve a command line as well.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import statistics
 import threading
 import time
 from dataclasses import dataclass
@@ -29,7 +30,9 @@ SLOW_S = 600.0  # a run longer than this is called long, and cheaper choices are
 # The probe steps at the run's own batch size: time per image falls as the batch grows (a probe at 32 images
 # judged d2l-small's epoch at batch 128 twice as long as it was), so only memory may make it smaller.
 PROBE_ACTIVATION_BYTES = 2 << 30  # halve the batch while its activations would need more memory than this
-PROBE_MIN_TIMED_S = 1.0  # stop timing after the step that reaches this, even before `steps` steps
+PROBE_STEPS = 3  # timed steps after the warm-up; their median is the speed, so one slow step (another
+# process on the cores, the allocator's first big blocks) does not decide the estimate
+PROBE_MAX_TIMED_S = 15.0  # no more timing than this (at least one step): a big net at 224 px takes seconds a step
 
 _cache: dict[tuple, float] = {}
 _cache_lock = threading.Lock()
@@ -39,12 +42,12 @@ class ProbeCancelled(Exception):
     """The probe was asked to stop (the architecture or settings changed while it ran)."""
 
 
-def probe_speed(spec: ArchSpec, config: TrainConfig, *, steps: int = 2, cancel: threading.Event | None = None
-                ) -> float:
+def probe_speed(spec: ArchSpec, config: TrainConfig, *, steps: int = PROBE_STEPS,
+                cancel: threading.Event | None = None) -> float:
     """Training images per second for `spec` as `config` would train it here; cached, cheap (one warm-up step
-    and up to `steps` timed ones, fewer once PROBE_MIN_TIMED_S is timed, at the run's batch size as far as
-    memory allows: `probe_batch`). Raises ProbeCancelled or what torch raises. Call it off the GUI thread: at
-    224 px on two CPU cores one step of d2l-small at batch 128 takes a few seconds.
+    and the median of up to `steps` timed ones, fewer once PROBE_MAX_TIMED_S is spent, at the run's batch size
+    as far as memory allows: `probe_batch`). Raises ProbeCancelled or what torch raises. Call it off the GUI
+    thread: at 224 px on two CPU cores one step of d2l-small at batch 128 takes about 4 s.
     """
     import torch
     import torch.nn.functional as F
@@ -96,12 +99,13 @@ def probe_speed(spec: ArchSpec, config: TrainConfig, *, steps: int = 2, cancel: 
 
     stop_if_asked()
     step()  # warm-up: allocations, kernel choice
-    start, timed = time.perf_counter(), 0
-    while timed < max(1, steps) and not (timed and time.perf_counter() - start >= PROBE_MIN_TIMED_S):
+    start, durations = time.perf_counter(), []
+    while len(durations) < max(1, steps) and not (durations and time.perf_counter() - start >= PROBE_MAX_TIMED_S):
         stop_if_asked()
+        began = time.perf_counter()
         step()
-        timed += 1
-    speed = timed * batch / (time.perf_counter() - start)
+        durations.append(time.perf_counter() - began)
+    speed = batch / statistics.median(durations)
     with _cache_lock:
         _cache[key] = speed
     return speed
