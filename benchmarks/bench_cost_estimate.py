@@ -114,8 +114,8 @@ def report(args: argparse.Namespace, rounds: list[dict]) -> str:
         f"`python benchmarks/bench_cost_estimate.py --preset {args.preset} --rounds {args.rounds}`: "
         f"{args.preset} at its 224 px, every training setting at the panel's default (data set Auto → "
         f"{r0['dataset']}: {r0['num_train']:,} train / {r0['num_test']:,} test images, batch "
-        f"{r0['batch_size']}, SGD, 10 epochs, device auto → CPU); {os.cpu_count()} cores ({cpu}, AMX: bf16 "
-        f"autocast), torch {torch.__version__}, {time.strftime('%Y-%m-%d')}. Each round is a fresh process: the "
+        f"{r0['batch_size']}, SGD, 10 epochs, device auto → CPU); {os.cpu_count()} cores ({cpu}, AMX: bf16), "
+        f"torch {torch.__version__}, {time.strftime('%Y-%m-%d')}. Each round is a fresh process: the "
         f"window's own estimate before Start (the real probe, at batch {r0['probe_batch']}), then Start, the "
         "first progress with a batch count, and the first epoch timed to its end (from the run's start event "
         "to its epoch-end event: training steps and the test pass, a full epoch, not extrapolated). Other "
@@ -139,10 +139,11 @@ def report(args: argparse.Namespace, rounds: list[dict]) -> str:
         f"**{statistics.median(first):.1f} s** "
         "(target ≤ 10 s) |",
         "",
-        "\"Refined\" is the estimate the window shows while training (the engine's measured examples/sec at the "
-        "last report of the epoch, test pass counted as in the estimate) over the actual epoch. The progress "
-        "bar says \"Epoch 1/10 · batch 0/N · first batch…\" once the data is ready; the first finished batch "
-        "(128 images at 224 px) then takes several seconds on two cores.",
+        textwrap.fill("\"Refined\" is the estimate the window shows while training (the engine's measured "
+                      "examples/sec at the last report of the epoch, test pass counted as in the estimate) over "
+                      "the actual epoch. The progress bar says \"Epoch 1/10 · batch 0/N · first batch…\" once "
+                      "the data is ready; the first finished batch (128 images at 224 px) then takes a few "
+                      "seconds on two cores.", width=110, break_on_hyphens=False),
     ])
 
 
