@@ -27,7 +27,7 @@ SCHEDULES = ("constant", "cosine", "onecycle")
 SCHEDULE_LABELS = {"constant": "Constant", "cosine": "Cosine", "onecycle": "One-cycle"}
 DEVICES = ("auto", "cpu", "cuda", "mps")
 RECIPES = ("d2l", "fast")  # named presets of the settings below (values in `recipes.py`); d2l is the default
-RECIPE_LABELS = {"d2l": "d2l (the chapter's train_ch6)", "fast": "fast (airbench-style)"}
+RECIPE_LABELS = {"d2l": "d2l (train_ch6)", "fast": "fast (airbench-style)"}  # short: the panel's combo is narrow
 FOLDER_PREFIX = "folder:"  # dataset "folder:PATH": your own images, one subfolder per class (image_folder.py)
 DATA_MODES = ("auto", "resident", "stream")  # auto: resident when the images fit comfortably (batch_sources.py)
 

@@ -77,7 +77,7 @@ class TrainingPanel(QWidget):
         for name in RECIPES:
             self.recipe.addItem(RECIPE_LABELS.get(name, name), name)
             self.recipe.setItemData(self.recipe.count() - 1, recipe(name).about, Qt.ItemDataRole.ToolTipRole)
-        self.recipe.addItem("custom (edited settings)", "custom")
+        self.recipe.addItem("custom (edited)", "custom")
         self.recipe.setToolTip("A recipe fills in the settings below; every one stays yours to change.")
 
         self.dataset = QComboBox(objectName="datasetCombo")
