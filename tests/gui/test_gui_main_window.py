@@ -266,3 +266,15 @@ def test_numbers_of_the_last_valid_architecture_are_dimmed_and_labelled(qtbot, w
     window.findChild(QAction, "action_undo").trigger()
     assert view.tree.styleSheet() == "" and not window.param_chart.stale
     assert not window.charts.stale_label.isVisibleTo(window.charts) and "Last valid" not in view.headline.text()
+
+
+def test_block_table_refits_its_columns_once_the_edits_pause(qtbot, window):
+    """The fit reads every cell, so it waits for a pause in the edits instead of slowing each one."""
+    from vgg_studio.spec import MAX_CHANNELS
+
+    table = window.editor.table
+    for channels in (MAX_CHANNELS, 7, MAX_CHANNELS):  # a burst of edits: one fit afterwards
+        window.document.set_block(0, Block(3, channels))
+    assert window.editor._fit_later.isActive()
+    qtbot.waitUntil(lambda: not window.editor._fit_later.isActive(), timeout=2000)
+    assert table.horizontalHeader().length() <= table.viewport().width() + 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QPalette
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QMenu, QSpinBox,
                                QStyledItemDelegate, QTableView, QToolButton, QWidget)
@@ -15,6 +15,8 @@ from .document import ArchDocument
 from .network_form import NetworkForm
 from .problems_view import ProblemsView
 from .undo_commands import Change
+
+FIT_DELAY_MS = 120  # after an edit, the table's columns are measured when the edits pause
 
 
 class SpinBoxDelegate(QStyledItemDelegate):
@@ -124,7 +126,10 @@ class ArchEditor(QWidget):
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.table.selectionModel().currentChanged.connect(lambda *_: self._update_actions())
         document.edited.connect(self._follow_change)
-        document.edited.connect(lambda _change: self._fit_table_width())  # wider numbers, wider columns
+        # Wider numbers, wider columns: measured once the edit's own repaint is done (it reads every cell), and
+        # once for a burst of edits (a held spin-box arrow).
+        self._fit_later = QTimer(self, singleShot=True, interval=FIT_DELAY_MS, timeout=self._fit_table_width)
+        document.edited.connect(lambda _change: self._fit_later.start())
         self._update_actions()
 
     def showEvent(self, event) -> None:
