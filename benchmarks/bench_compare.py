@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import time
 
@@ -28,19 +27,9 @@ import torch
 from PySide6.QtWidgets import QApplication
 
 from vgg_studio.compare import compare
+from vgg_studio.hardware import cpu_model
 from vgg_studio.spec import Block, preset
 from vgg_studio.summary import clear_caches, summarize
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def toggle_convs(block: Block) -> Block:
@@ -95,7 +84,7 @@ def main() -> None:
     app.processEvents()
     window.open_preset("vgg19")
 
-    print(f"machine: {cpu_name()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, "
+    print(f"machine: {cpu_model()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, "
           f"torch {torch.__version__}, Qt offscreen; load average {os.getloadavg()[0]:.1f}")
     plain = edits(window, args.repeats)
     window.baseline.pin_reference("vgg19")

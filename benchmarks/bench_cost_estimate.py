@@ -21,13 +21,12 @@ import re
 import statistics
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_gui_training import wait_until, write_section  # a sibling script, not a package
+from bench_gui_training import isolated_app, wait_until, write_section  # a sibling script, not a package
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## Cost estimate before Start"
@@ -155,11 +154,7 @@ def main() -> int:
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)  # one round, internal
     args = parser.parse_args()
 
-    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    tmp = Path(tempfile.mkdtemp(prefix="bench-cost-"))
-    os.environ["VGG_STUDIO_RUNS"] = str(tmp / "runs")
-    os.environ["VGG_STUDIO_SETTINGS"] = str(tmp / "settings.ini")
+    isolated_app(prefix="bench-cost-")
 
     if args.child:
         from PySide6.QtWidgets import QApplication

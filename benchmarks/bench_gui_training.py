@@ -96,6 +96,16 @@ class StallMeter:
         self.ticks += 1
 
 
+def isolated_app(prefix: str) -> Path:
+    """A fresh folder for the app's runs and settings (the user's own are untouched); offscreen Qt without a display."""
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    os.environ["VGG_STUDIO_RUNS"] = str(tmp / "runs")
+    os.environ["VGG_STUDIO_SETTINGS"] = str(tmp / "settings.ini")
+    return tmp
+
+
 def wait_until(predicate, timeout_s: float) -> bool:
     """Run the event loop until `predicate()` holds (checked every 20 ms) or the time is up."""
     from PySide6.QtCore import QEventLoop, QTimer
@@ -271,11 +281,7 @@ def main() -> int:
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)  # one GUI round, internal
     args = parser.parse_args()
 
-    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    tmp = Path(tempfile.mkdtemp(prefix="bench-gui-"))
-    os.environ["VGG_STUDIO_RUNS"] = str(tmp / "runs")
-    os.environ["VGG_STUDIO_SETTINGS"] = str(tmp / "settings.ini")
+    tmp = isolated_app(prefix="bench-gui-")
 
     from PySide6.QtWidgets import QApplication
 

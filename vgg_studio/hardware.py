@@ -54,10 +54,11 @@ def describe(device: torch.device) -> str:
         return f"cuda:{torch.cuda.get_device_name(device)}"
     if device.type == "mps":
         return f"mps:{platform.machine()}"
-    return f"cpu:{_cpu_model()}, {torch.get_num_threads()} threads"
+    return f"cpu:{cpu_model()}, {torch.get_num_threads()} threads"
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo on Linux), for cache keys and benchmark reports."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
             for line in fh:

@@ -406,15 +406,7 @@ def _device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     if device.type == "cpu":
-        try:
-            for line in Path("/proc/cpuinfo").read_text().splitlines():
-                if line.startswith("model name"):
-                    return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} threads)"
-        except OSError:
-            pass
-        import platform
-
-        return f"{platform.processor() or platform.machine()} ({os.cpu_count()} threads)"
+        return f"{hardware.cpu_model()} ({os.cpu_count()} threads)"
     return device.type
 
 
