@@ -303,3 +303,28 @@ def test_image_and_label_counts_must_match(tmp_path, offline):
     with pytest.raises(DataError, match="training split has 30 images but 29 labels") as caught:
         load_dataset("fashion-mnist", data_dir=tmp_path)
     assert "copy all four files" in str(caught.value)
+
+
+def test_idx_files_read_as_torchvision_reads_them_without_importing_it(tmp_path, offline):
+    """The IDX reader against torchvision's own FashionMNIST class, and no torchvision import for data on disk."""
+    write_idx(tmp_path / "FashionMNIST" / "raw", n_train=300, n_test=70)
+    ds = load_dataset("fashion-mnist", data_dir=tmp_path)
+    for train, split in ((True, ds.train), (False, ds.test)):
+        want = torchvision.datasets.FashionMNIST(str(tmp_path), train=train, download=False)
+        assert torch.equal(split.images, want.data.unsqueeze(1)) and torch.equal(split.labels, want.targets)
+        assert split.images.dtype == torch.uint8 and split.labels.dtype == torch.int64
+    assert tuple(torchvision.datasets.MNIST.classes) == data.MNIST_CLASSES
+    check = ("import sys; from vgg_studio.data import load_dataset; "
+             f"load_dataset('fashion-mnist', data_dir={str(tmp_path)!r}); print('torchvision' in sys.modules)")
+    imported = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True).stdout
+    assert imported.strip() == "False"
+
+
+def test_a_truncated_idx_file_is_a_damaged_file(tmp_path, offline):
+    raw = tmp_path / "FashionMNIST" / "raw"
+    write_idx(raw)
+    payload = gzip.decompress((raw / "t10k-images-idx3-ubyte.gz").read_bytes())
+    write_gz(raw / "t10k-images-idx3-ubyte.gz", payload[:-100])  # a download cut short
+    with pytest.raises(DataError, match="cannot be read") as caught:
+        load_dataset("fashion-mnist", data_dir=tmp_path)
+    assert "t10k-images-idx3-ubyte" in str(caught.value) or "damaged" in str(caught.value)

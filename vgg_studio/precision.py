@@ -27,13 +27,17 @@ class KeptBf16Weights:
         self.model = model
         self._pairs: list[tuple[torch.Tensor, torch.Tensor]] = []  # (float32 parameter, its bf16 copy)
         self._copies: dict[str, torch.Tensor] = {}
+        kept: set[int] = set()
         for module_name, module in model.named_modules():
             if not isinstance(module, (nn.Conv2d, nn.Linear)):
                 continue  # autocast leaves the others in float32 (e.g. BatchNorm), and so do we
             for name, param in module.named_parameters(recurse=False):
                 copy = param.detach().to(torch.bfloat16).requires_grad_(param.requires_grad)
                 self._pairs.append((param, copy))
+                kept.add(id(param))
                 self._copies[f"{module_name}.{name}" if module_name else name] = copy
+        # The others (BatchNorm's scale and shift) train as they are: their gradients land on them directly
+        self._others = [p for p in model.parameters() if id(p) not in kept]
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return functional_call(self.model, self._copies, (x,), strict=False)
@@ -41,6 +45,8 @@ class KeptBf16Weights:
     def zero_grad(self) -> None:
         for _, copy in self._pairs:
             copy.grad = None
+        for param in self._others:
+            param.grad = None
 
     def grads_to_float32(self) -> None:
         """Each bf16 gradient into its parameter's float32 gradient buffer (made once, then reused)."""

@@ -8,6 +8,9 @@
   successful compile is a real error and is not hidden.
 - `kept_bf16`: bf16 on the CPU without autocast's per-step weight casts (see `precision.py`); the same
   numbers as autocast. Not combined with compile, which fuses those casts itself.
+- Uncompiled, the model is rewritten to compute the same numbers sooner (`exact_rewrites.py`: dropout's
+  masks drawn faster, each block's ReLU after its pool), and on glibc freed memory stays in the process for
+  the next step (`allocator.py`); neither changes a number.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from .allocator import keep_freed_memory
+from .exact_rewrites import rewrite_for_training
 from .precision import KeptBf16Weights
 
 BACKEND = "inductor"  # torch.compile's default; tests substitute a failing backend
@@ -36,6 +41,9 @@ class Steps:
                  eval_model: nn.Module | None = None) -> None:
         """`eval_model`: what evaluation runs when it is not `model` itself (the module inside DDP's wrapper)."""
         self.model, self.optimizer = model, optimizer
+        keep_freed_memory()
+        if not compile:  # a compiled graph fuses its own way and draws its own dropout masks
+            rewrite_for_training(model)
         self._kept = KeptBf16Weights(model) if kept_bf16 and not compile else None
         net, eval_net = self._kept or model, self._kept or eval_model or model
         self._eager = {"training": lambda x, y: forward_loss(net, x, y), "evaluation": lambda x: predict(eval_net, x)}
