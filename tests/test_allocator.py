@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import resource
 
@@ -40,3 +41,17 @@ def test_training_steps_reuse_their_memory_instead_of_faulting_in_fresh_pages():
         stepper.train_step(x, y)
         faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
     assert max(faults[-4:]) < 256, faults  # the first steps grow the heap; after that it is reused
+
+
+def test_the_command_line_asks_for_huge_pages_unless_the_user_said_otherwise(monkeypatch):
+    from vgg_studio import cli
+
+    linux = platform.system() == "Linux"
+    for preset_value, expected in ((None, "1" if linux else None), ("0", "0")):
+        if preset_value is None:
+            monkeypatch.delenv("THP_MEM_ALLOC_ENABLE", raising=False)
+        else:
+            monkeypatch.setenv("THP_MEM_ALLOC_ENABLE", preset_value)
+        with pytest.raises(SystemExit):
+            cli.main(["--version"])
+        assert os.environ.get("THP_MEM_ALLOC_ENABLE") == expected

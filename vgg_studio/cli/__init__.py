@@ -11,6 +11,7 @@ import importlib
 import sys
 
 from .. import __version__
+from ..allocator import ask_for_huge_pages
 
 # Modules in this package that each add one or more subcommands.
 COMMAND_MODULES = ("summary", "compare", "train", "measure", "sweep", "runs", "export", "predict")
@@ -41,6 +42,7 @@ def _subcommands(parser: argparse.ArgumentParser) -> set[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    ask_for_huge_pages()  # before the subcommands import torch
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     commands = _subcommands(parser)
