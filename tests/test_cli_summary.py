@@ -118,6 +118,22 @@ def test_console_entry_point_runs_as_a_module():
     assert proc.returncode == 0 and "summary" in proc.stdout
 
 
+def test_a_finished_command_ends_its_process_after_what_an_ordinary_exit_does_first(tmp_path):
+    """`run` ends the process without unloading torch's modules, but other threads finish, exit handlers run and
+    every line is written (here into a pipe, which buffers)."""
+    program = ("import atexit, sys, threading, time\n"
+               "atexit.register(lambda: print('exit handler ran'))\n"
+               "threading.Thread(target=lambda: (time.sleep(0.5), print('worker finished'))).start()\n"
+               "sys.argv = ['vgg-studio', 'summary', '--preset', 'vgg11', '--format', 'csv']\n"
+               "from vgg_studio.cli import run\n"
+               "run()\n")
+    proc = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, cwd=tmp_path)
+    lines = proc.stdout.splitlines()
+    assert proc.returncode == 0, proc.stderr
+    assert any(line.startswith("name,block,") for line in lines) and any(line.startswith("fc3,") for line in lines)
+    assert "worker finished" in lines and lines[-1] == "exit handler ran"
+
+
 # --- version 2 knobs from the command line ----------------------------------------------------------------
 
 def test_input_100_builds_with_every_head_and_gap_says_where_the_parameters_went(capsys):
