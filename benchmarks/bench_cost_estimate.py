@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -27,6 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_gui_training import isolated_app, wait_until, write_section  # a sibling script, not a package
+
+from vgg_studio.hardware import cpu_model
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## Cost estimate before Start"
@@ -108,7 +109,7 @@ def report(args: argparse.Namespace, rounds: list[dict]) -> str:
           f"first batch count after Start: median {statistics.median(first):.1f} s (target ≤ 10 s; "
           f"'batch 0/N · first batch…' after {statistics.median(started):.1f} s)")
     loads = [f"{r['load_before'][0]:.2f} → {r['load_after'][0]:.2f}" for r in rounds]
-    cpu = platform.processor() or platform.machine()
+    cpu = cpu_model()
     intro = [
         f"`python benchmarks/bench_cost_estimate.py --preset {args.preset} --rounds {args.rounds}`: "
         f"{args.preset} at its 224 px, every training setting at the panel's default (data set Auto → "

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -27,6 +26,8 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+
+from vgg_studio.hardware import cpu_model
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
@@ -238,7 +239,7 @@ def report(args: argparse.Namespace, rounds: list[tuple[float, float, float]], l
     print(f"longest GUI-thread stall while training: {worst * 1000:.0f} ms (target < 100 ms)")
     print(f"1-minute load average: {load[0]:.2f} before, {load[1]:.2f} after (other processes share the "
           f"{os.cpu_count()} cores and move both numbers)")
-    cpu = platform.processor() or platform.machine()
+    cpu = cpu_model()
     intro = [
         f"`python benchmarks/bench_gui_training.py --preset {args.preset} --ratio {args.ratio} "
         f"--epochs {args.epochs} --rounds {args.rounds}` on the bundled sample (10,000 train / 2,000 test "

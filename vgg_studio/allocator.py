@@ -18,13 +18,12 @@ before torch is imported). A step then walks its 32 MB gradients and weights thr
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import platform
 
 M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # glibc's <malloc.h>
 _KEEP_EVERYTHING = 2**31 - 1  # mallopt takes an int: trim only a heap top above 2 GB
-
-_kept: bool | None = None
 
 
 def ask_for_huge_pages() -> None:
@@ -33,15 +32,9 @@ def ask_for_huge_pages() -> None:
         os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
 
+@functools.cache
 def keep_freed_memory() -> bool:
     """Tune glibc's allocator once per process; True where it took effect."""
-    global _kept
-    if _kept is None:
-        _kept = _tune()
-    return _kept
-
-
-def _tune() -> bool:
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False
     try:

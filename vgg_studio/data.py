@@ -54,6 +54,7 @@ CIFAR_FILES = ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "
                "batches.meta")
 
 _IDX_FOLDERS = {"fashion-mnist": "FashionMNIST", "mnist": "MNIST"}  # torchvision's <root>/<ClassName>/raw
+_IDX_CLASSES = {"fashion-mnist": FASHION_MNIST_CLASSES, "mnist": MNIST_CLASSES}
 _ALIASES = {"fashionmnist": "fashion-mnist", "fmnist": "fashion-mnist", "cifar-10": "cifar10"}
 
 # What torchvision and the standard library raise when a download or an archive goes wrong. URLError,
@@ -230,8 +231,7 @@ def _load_sample() -> tuple[tuple[str, ...], Split, Split]:
 
 def _load_idx(key: str, root: Path, download: bool) -> tuple[tuple[str, ...], Split, Split]:
     """Fashion-MNIST or MNIST from torchvision's folder layout, downloading through it only when files are missing."""
-    folder = _IDX_FOLDERS[key]
-    classes = FASHION_MNIST_CLASSES if key == "fashion-mnist" else MNIST_CLASSES
+    folder, classes = _IDX_FOLDERS[key], _IDX_CLASSES[key]
     raw = root / folder / "raw"
     if _idx_missing(raw):
         if not download:
@@ -239,18 +239,18 @@ def _load_idx(key: str, root: Path, download: bool) -> tuple[tuple[str, ...], Sp
         from torchvision import datasets
 
         try:
-            (datasets.FashionMNIST if key == "fashion-mnist" else datasets.MNIST)(str(root), train=True,
-                                                                                   download=True)
+            getattr(datasets, folder)(str(root), train=True, download=True)  # the folder is the class's name
         except _DOWNLOAD_ERRORS as error:
             raise DataError(f"Downloading {DATASET_LABELS[key]} failed ({_reason(error)}). "
                             f"{_hint(key, root)}") from None
     try:
         if _gunzip_in_place(raw):
-            return (classes, *_read_idx_files(root, folder))
+            return (classes, *_read_idx_files(raw))
         # A read-only folder (a shared copy with only .gz files): decompress into a temporary folder.
         with tempfile.TemporaryDirectory(prefix="vgg-studio-") as tmp:
-            _decompress_into(raw, Path(tmp) / folder / "raw")
-            return (classes, *_read_idx_files(Path(tmp), folder))
+            copy = Path(tmp) / folder / "raw"
+            _decompress_into(raw, copy)
+            return (classes, *_read_idx_files(copy))
     except _READ_ERRORS as error:
         raise DataError(
             f"The {DATASET_LABELS[key]} files in {raw} cannot be read ({_reason(error)}). They may be damaged or "
@@ -258,9 +258,8 @@ def _load_idx(key: str, root: Path, download: bool) -> tuple[tuple[str, ...], Sp
         ) from None
 
 
-def _read_idx_files(root: Path, folder: str) -> tuple[Split, Split]:
-    """The four IDX files of <root>/<folder>/raw as training and test splits, as torchvision's MNIST reads them."""
-    raw = root / folder / "raw"
+def _read_idx_files(raw: Path) -> tuple[Split, Split]:
+    """The four IDX files in `raw` as training and test splits, as torchvision's MNIST reads them."""
     return tuple(Split(_read_idx(raw / f"{prefix}-images-idx3-ubyte", 3).unsqueeze(1),
                        _read_idx(raw / f"{prefix}-labels-idx1-ubyte", 1).to(torch.int64))
                  for prefix in ("train", "t10k"))

@@ -95,7 +95,7 @@ def named_layers(net: nn.Sequential, spec: ArchSpec) -> list[tuple[str, int | No
             out.append(("flatten", None, module))
         elif isinstance(module, nn.AdaptiveAvgPool2d):
             out.append(("avgpool", None, module))
-        elif isinstance(module, nn.Dropout):  # training swaps in a subclass (dropout.SameMaskDropout)
+        elif isinstance(module, nn.Dropout):  # training swaps in a subclass (exact_rewrites.SameMaskDropout)
             out.append((f"fc{fc}.dropout", None, module))
         else:
             out.append((f"fc{fc}.{type(module).__name__.lower()}", None, module))
